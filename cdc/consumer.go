@@ -1,0 +1,434 @@
+package cdc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+	"go.uber.org/zap"
+
+	"github.com/thmanyah/enricher/debezium"
+	"github.com/thmanyah/enricher/internal/retry"
+	"github.com/thmanyah/enricher/store"
+)
+
+// Producer writes records and returns once the broker acknowledged them;
+// *kafka.Writer is one.
+type Producer interface {
+	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
+}
+
+// Config configures a Consumer. Store, Decoder and DLQ are required.
+type Config struct {
+	Brokers    []string
+	Topic      string
+	DLQTopic   string
+	Store      *store.Store
+	Decoder    *debezium.Decoder
+	DLQ        Producer
+	Logger     *zap.Logger
+	Registerer prometheus.Registerer
+
+	BatchSize     int           // records per Badger transaction at most; default 4096
+	Refresh       time.Duration // how often partitions and end offsets are re-read; default 5s
+	ShutdownGrace time.Duration // how long the batch in hand may take at shutdown; default 10s
+	Backoff       retry.Backoff // for transient failures; default retry.Default
+}
+
+func (c *Config) validate() error {
+	switch {
+	case len(c.Brokers) == 0:
+		return errors.New("no brokers")
+	case c.Topic == "":
+		return errors.New("no content topic")
+	case c.DLQTopic == "":
+		return errors.New("no dlq topic")
+	case c.Store == nil || c.Decoder == nil || c.DLQ == nil:
+		return errors.New("store, decoder and dlq producer are required")
+	}
+	if c.Logger == nil {
+		c.Logger = zap.NewNop()
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = 4096
+	}
+	if c.Refresh <= 0 {
+		c.Refresh = 5 * time.Second
+	}
+	if c.ShutdownGrace <= 0 {
+		c.ShutdownGrace = 10 * time.Second
+	}
+	if c.Backoff.Max == 0 {
+		c.Backoff = retry.Default
+	}
+	return nil
+}
+
+// Consumer applies the content topic to the store.
+type Consumer struct {
+	cfg    Config
+	log    *zap.Logger
+	m      *metrics
+	client *kafka.Client
+	msgs   chan kafka.Message
+
+	mu       sync.Mutex
+	parts    map[int]*partition
+	startEnd map[int]int64 // end offsets when Run started: the readiness target
+	next     map[int]int64 // next offset per partition, as stored with the view
+	applied  chan struct{} // closed and replaced after every commit
+	started  bool
+
+	ready   atomic.Bool
+	readyCh chan struct{}
+	batch   store.Batch
+}
+
+type partition struct {
+	reader *kafka.Reader
+	end    int64 // latest known end offset (high watermark); guarded by Consumer.mu
+}
+
+// PartitionStatus is the view's position in one partition of the content topic.
+type PartitionStatus struct {
+	Topic     string `json:"topic"`
+	Partition int    `json:"partition"`
+	Offset    int64  `json:"offset"`
+	EndOffset int64  `json:"end_offset"`
+	Lag       int64  `json:"lag"`
+}
+
+// New validates cfg and returns a Consumer; Run starts it.
+func New(cfg Config) (*Consumer, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("cdc config: %w", err)
+	}
+	c := &Consumer{
+		cfg:      cfg,
+		log:      cfg.Logger.With(zap.String("topic", cfg.Topic)),
+		client:   &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second},
+		msgs:     make(chan kafka.Message, 2*cfg.BatchSize),
+		parts:    map[int]*partition{},
+		startEnd: map[int]int64{},
+		next:     map[int]int64{},
+		applied:  make(chan struct{}),
+		readyCh:  make(chan struct{}),
+	}
+	for tp, off := range cfg.Store.Offsets() {
+		if tp.Topic == cfg.Topic {
+			c.next[int(tp.Partition)] = off
+		}
+	}
+	c.m = newMetrics(cfg.Registerer,
+		func() float64 { return float64(len(c.msgs)) },
+		func() float64 { return float64(cfg.Store.Len()) })
+	return c, nil
+}
+
+// Ready reports whether the view has caught up with the topic as of start-up.
+func (c *Consumer) Ready() bool { return c.ready.Load() }
+
+// ReadyC is closed once Ready is true.
+func (c *Consumer) ReadyC() <-chan struct{} { return c.readyCh }
+
+// Status returns the position of the view in each partition, in partition order.
+func (c *Consumer) Status() []PartitionStatus {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]PartitionStatus, 0, len(c.parts))
+	for id, p := range c.parts {
+		next := c.next[id]
+		out = append(out, PartitionStatus{Topic: c.cfg.Topic, Partition: id, Offset: next, EndOffset: p.end, Lag: max(p.end-next, 0)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Partition < out[j].Partition })
+	return out
+}
+
+// Run reads the topic until ctx is done, then finishes the batch in hand and
+// returns nil; it returns an error only when the view cannot go on (a store
+// failure, or stored offsets that no longer fit the topic).
+func (c *Consumer) Run(ctx context.Context) error {
+	c.mu.Lock()
+	if c.started {
+		c.mu.Unlock()
+		return errors.New("cdc: Run called twice")
+	}
+	c.started = true
+	c.mu.Unlock()
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	// Readers stop with ctx; the applier finishes its batch under its own
+	// context, which ends ShutdownGrace after ctx at the latest.
+	readCtx, stopReaders := context.WithCancel(ctx)
+	defer stopReaders()
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		select {
+		case <-workCtx.Done():
+		case <-ctx.Done():
+			t := time.NewTimer(c.cfg.ShutdownGrace)
+			defer t.Stop()
+			select {
+			case <-t.C:
+				stopWork()
+			case <-workCtx.Done():
+			}
+		}
+	}()
+
+	if err := c.start(ctx, readCtx, &wg); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); c.refreshLoop(readCtx, &wg) }()
+
+	err := c.applyLoop(ctx, workCtx)
+	stopReaders()
+	c.closeReaders()
+	return err
+}
+
+// start reads the topic's partitions and end offsets (retrying until the
+// broker answers), fixes the readiness target and starts a reader per partition.
+func (c *Consumer) start(ctx, readCtx context.Context, wg *sync.WaitGroup) error {
+	for attempt := 0; ; attempt++ {
+		offs, err := c.listOffsets(ctx)
+		if err == nil {
+			c.mu.Lock()
+			for id, o := range offs {
+				c.startEnd[id] = o.LastOffset
+				if err := c.startPartition(readCtx, wg, id, o); err != nil {
+					c.mu.Unlock()
+					return err
+				}
+			}
+			c.mu.Unlock()
+			c.log.Info("content view starting", zap.Int("partitions", len(offs)), zap.Int("rows", c.cfg.Store.Len()))
+			c.checkReady()
+			return nil
+		}
+		c.m.retries.WithLabelValues("metadata").Inc()
+		c.log.Warn("read content topic metadata; retrying", zap.Error(err), zap.Int("attempt", attempt+1))
+		if err := c.cfg.Backoff.Wait(ctx, attempt); err != nil {
+			return err
+		}
+	}
+}
+
+// startPartition starts the reader of a partition not seen before. c.mu is held.
+func (c *Consumer) startPartition(ctx context.Context, wg *sync.WaitGroup, id int, o kafka.PartitionOffsets) error {
+	if _, ok := c.parts[id]; ok {
+		return nil
+	}
+	next, stored := c.next[id]
+	switch {
+	case stored && next > o.LastOffset:
+		return fmt.Errorf("content view is ahead of %s/%d (stored offset %d, end offset %d): the topic was recreated; stop the service, delete --data-dir and start again to rebuild the view",
+			c.cfg.Topic, id, next, o.LastOffset)
+	case stored && next < o.FirstOffset:
+		// Retention removed records the view never saw: it cannot be exact.
+		c.log.Warn("records the view never read were deleted from the topic; delete --data-dir to rebuild from what is left",
+			zap.Int("partition", id), zap.Int64("stored_offset", next), zap.Int64("first_offset", o.FirstOffset))
+		next = o.FirstOffset
+	case !stored:
+		next = o.FirstOffset
+	}
+	c.next[id] = next
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:       c.cfg.Brokers,
+		Topic:         c.cfg.Topic,
+		Partition:     id,
+		MinBytes:      1,
+		MaxBytes:      16 << 20,
+		MaxWait:       250 * time.Millisecond,
+		QueueCapacity: 1024,
+		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
+			c.log.Warn("kafka reader: " + fmt.Sprintf(msg, args...))
+		}),
+	})
+	if err := r.SetOffset(next); err != nil {
+		return fmt.Errorf("set offset %s/%d@%d: %w", c.cfg.Topic, id, next, err)
+	}
+	p := &partition{reader: r, end: o.LastOffset}
+	c.parts[id] = p
+	c.setGauges(id, next, p.end)
+	wg.Add(1)
+	go func() { defer wg.Done(); c.fetchLoop(ctx, id, p) }()
+	return nil
+}
+
+func (c *Consumer) fetchLoop(ctx context.Context, id int, p *partition) {
+	for attempt := 0; ; {
+		m, err := p.reader.FetchMessage(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			c.m.retries.WithLabelValues("fetch").Inc()
+			c.log.Warn("fetch content record; retrying", zap.Int("partition", id), zap.Error(err))
+			if c.cfg.Backoff.Wait(ctx, attempt) != nil {
+				return
+			}
+			attempt++
+			continue
+		}
+		attempt = 0
+		select {
+		case c.msgs <- m:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func (c *Consumer) closeReaders() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range c.parts {
+		_ = p.reader.Close()
+	}
+}
+
+// listOffsets returns the first and end offsets of every partition of the
+// topic; a topic that does not exist yet has none.
+func (c *Consumer) listOffsets(ctx context.Context) (map[int]kafka.PartitionOffsets, error) {
+	md, err := c.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{c.cfg.Topic}})
+	if err != nil {
+		return nil, fmt.Errorf("metadata: %w", err)
+	}
+	var reqs []kafka.OffsetRequest
+	for _, t := range md.Topics {
+		if t.Name != c.cfg.Topic {
+			continue
+		}
+		if t.Error != nil {
+			if errors.Is(t.Error, kafka.UnknownTopicOrPartition) {
+				return map[int]kafka.PartitionOffsets{}, nil
+			}
+			return nil, fmt.Errorf("metadata %s: %w", c.cfg.Topic, t.Error)
+		}
+		for _, p := range t.Partitions {
+			reqs = append(reqs, kafka.FirstOffsetOf(p.ID), kafka.LastOffsetOf(p.ID))
+		}
+	}
+	out := make(map[int]kafka.PartitionOffsets, len(reqs)/2)
+	if len(reqs) == 0 {
+		return out, nil
+	}
+	res, err := c.client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{c.cfg.Topic: reqs}})
+	if err != nil {
+		return nil, fmt.Errorf("list offsets %s: %w", c.cfg.Topic, err)
+	}
+	for _, po := range res.Topics[c.cfg.Topic] {
+		if po.Error != nil {
+			return nil, fmt.Errorf("list offsets %s/%d: %w", c.cfg.Topic, po.Partition, po.Error)
+		}
+		out[po.Partition] = po
+	}
+	return out, nil
+}
+
+// refreshLoop picks up new partitions and keeps end offsets (and so lag) current
+// while the topic is idle.
+func (c *Consumer) refreshLoop(ctx context.Context, wg *sync.WaitGroup) {
+	t := time.NewTicker(c.cfg.Refresh)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		offs, err := c.listOffsets(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				c.m.retries.WithLabelValues("metadata").Inc()
+				c.log.Warn("refresh content topic offsets", zap.Error(err))
+			}
+			continue
+		}
+		c.mu.Lock()
+		for id, o := range offs {
+			if p, ok := c.parts[id]; ok {
+				p.end = max(p.end, o.LastOffset)
+				c.setGauges(id, c.next[id], p.end)
+				continue
+			}
+			c.log.Info("new content topic partition", zap.Int("partition", id))
+			if err := c.startPartition(ctx, wg, id, o); err != nil {
+				c.log.Error("start new partition", zap.Int("partition", id), zap.Error(err))
+			}
+		}
+		c.mu.Unlock()
+	}
+}
+
+func (c *Consumer) setGauges(id int, next, end int64) {
+	p := strconv.Itoa(id)
+	c.m.offset.WithLabelValues(c.cfg.Topic, p).Set(float64(next))
+	c.m.endOffset.WithLabelValues(c.cfg.Topic, p).Set(float64(end))
+	c.m.lag.WithLabelValues(c.cfg.Topic, p).Set(float64(max(end-next, 0)))
+}
+
+func (c *Consumer) checkReady() {
+	if c.ready.Load() {
+		return
+	}
+	c.mu.Lock()
+	for id, end := range c.startEnd {
+		if c.next[id] < end {
+			c.mu.Unlock()
+			return
+		}
+	}
+	c.mu.Unlock()
+	c.ready.Store(true)
+	close(c.readyCh)
+	c.m.ready.Set(1)
+	c.log.Info("content view ready", zap.Int("rows", c.cfg.Store.Len()))
+}
+
+// WaitCaughtUp reads the content topic's end offsets now and waits until the
+// view has applied everything up to them, or ctx ends. The enricher calls it
+// when a lookup misses, so a miss is emitted only when the content is truly
+// unknown, not because the view was behind.
+func (c *Consumer) WaitCaughtUp(ctx context.Context) error {
+	offs, err := c.listOffsets(ctx)
+	if err != nil {
+		return err
+	}
+	for {
+		c.mu.Lock()
+		behind := false
+		for id, o := range offs {
+			if c.next[id] < o.LastOffset {
+				behind = true
+				break
+			}
+		}
+		ch := c.applied
+		c.mu.Unlock()
+		if !behind {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}

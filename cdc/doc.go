@@ -1,0 +1,19 @@
+// Package cdc keeps the content view (package store) current with the content
+// topic that Debezium writes.
+//
+// Model: like a Kafka Streams GlobalKTable, every instance reads ALL partitions
+// of the topic itself, with no consumer group, and keeps a full copy. It resumes
+// from the offsets stored in the view, which are written in the same Badger
+// transaction as the rows they stand for; an empty data dir rebuilds from the
+// start of the topic.
+//
+// Guarantees:
+//   - A record is applied, ignored (heartbeat), or sent to the DLQ with the
+//     reason; its offset is stored only after that effect is durable (the DLQ
+//     write acknowledged, the Badger transaction committed).
+//   - A record that can never be decoded (poison) goes to the DLQ and its
+//     partition moves on; a transient failure (Schema Registry unreachable) is
+//     retried with backoff and holds the view back until it succeeds.
+//   - Ready reports true once the view has reached the end offsets the topic
+//     had when Run started, and stays true.
+package cdc

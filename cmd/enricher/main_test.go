@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/thmanyah/enricher/internal/testkafka"
+)
+
+// testMain runs a Main until the test ends or stop is called.
+type testMain struct {
+	*Main
+	t        testing.TB
+	stopOnce sync.Once
+	cancel   context.CancelFunc
+	done     chan error
+	err      error
+}
+
+func startMain(t testing.TB, cfg RunConfig) *testMain {
+	t.Helper()
+	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
+	m, err := NewMain(cfg, log)
+	if err != nil {
+		t.Fatalf("NewMain: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	tm := &testMain{Main: m, t: t, cancel: cancel, done: make(chan error, 1)}
+	go func() { tm.done <- m.Run(ctx) }()
+	t.Cleanup(func() { _ = tm.stop() })
+	return tm
+}
+
+// stop cancels Run as SIGTERM would, waits for it, and returns its error.
+func (tm *testMain) stop() error {
+	tm.stopOnce.Do(func() {
+		tm.cancel()
+		select {
+		case tm.err = <-tm.done:
+		case <-time.After(30 * time.Second):
+			tm.err = fmt.Errorf("Run did not return within 30s of cancellation")
+		}
+		tm.Close()
+	})
+	return tm.err
+}
+
+func (tm *testMain) get(path string) (int, []byte) {
+	tm.t.Helper()
+	res, err := http.Get("http://" + tm.HTTPAddr() + path)
+	if err != nil {
+		tm.t.Fatalf("GET %s: %v", path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		tm.t.Fatalf("GET %s: read body: %v", path, err)
+	}
+	return res.StatusCode, b
+}
+
+func (tm *testMain) getJSON(path string, v any) int {
+	tm.t.Helper()
+	code, b := tm.get(path)
+	if err := json.Unmarshal(b, v); err != nil {
+		tm.t.Fatalf("GET %s: %d %q is not JSON: %v", path, code, b, err)
+	}
+	return code
+}
+
+func (tm *testMain) waitReady(deadline time.Duration) {
+	tm.t.Helper()
+	testkafka.Eventually(tm.t, deadline, "/readyz to answer 200", func() bool {
+		code, _ := tm.get("/readyz")
+		return code == http.StatusOK
+	})
+}
+
+// counter sums a counter family over its label values matching want.
+func counter(t testing.TB, g prometheus.Gatherer, name string, want map[string]string) float64 {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatalf("gather: %v", err)
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if v, ok := want[lp.GetName()]; ok && v != lp.GetValue() {
+					continue next
+				}
+			}
+			if m.Counter != nil {
+				sum += m.Counter.GetValue()
+			} else if m.Gauge != nil {
+				sum += m.Gauge.GetValue()
+			}
+		}
+	}
+	return sum
+}
+
+func testConfig(brokers []string, dataDir string) RunConfig {
+	return RunConfig{
+		Brokers:          brokers,
+		ContentTopic:     "thmanyah.public.content",
+		EventsTopics:     []string{"thmanyah.public.engagement_events", "engagement_events.backfill"},
+		OutputTopic:      "processed_engagements",
+		DLQTopic:         "enricher.dlq",
+		Group:            "enricher",
+		DataDir:          dataDir,
+		HTTPAddr:         "127.0.0.1:0",
+		JoinWait:         time.Second,
+		JoinMode:         "asof",
+		HistoryRetention: 720 * time.Hour,
+		LogLevel:         "warn",
+	}
+}

@@ -1,0 +1,278 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/sr"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/thmanyah/enricher/cdc"
+	"github.com/thmanyah/enricher/debezium"
+	"github.com/thmanyah/enricher/httpapi"
+	"github.com/thmanyah/enricher/store"
+)
+
+// RunConfig is what `enricher run` is configured with; only this package
+// knows it comes from flags and environment variables.
+type RunConfig struct {
+	Brokers           []string
+	ContentTopic      string
+	EventsTopics      []string
+	OutputTopic       string
+	DLQTopic          string
+	Group             string
+	DataDir           string
+	HTTPAddr          string
+	SchemaRegistryURL string
+	JoinWait          time.Duration
+	JoinMode          string
+	HistoryRetention  time.Duration
+	LogLevel          string
+
+	// PruneInterval is how often superseded versions are pruned; 0 means 10m.
+	PruneInterval time.Duration
+}
+
+func (c *RunConfig) validate() error {
+	switch {
+	case len(c.Brokers) == 0:
+		return flagError("brokers", "KAFKA_BROKERS", "no broker given")
+	case c.ContentTopic == "":
+		return flagError("content-topic", "CONTENT_TOPIC", "empty")
+	case len(c.EventsTopics) == 0:
+		return flagError("events-topics", "EVENTS_TOPICS", "no topic given")
+	case c.OutputTopic == "":
+		return flagError("output-topic", "OUTPUT_TOPIC", "empty")
+	case c.DLQTopic == "":
+		return flagError("dlq-topic", "DLQ_TOPIC", "empty")
+	case c.Group == "":
+		return flagError("group", "CONSUMER_GROUP", "empty")
+	case c.DataDir == "":
+		return flagError("data-dir", "DATA_DIR", "empty")
+	case c.JoinWait < 0:
+		return flagError("join-wait", "JOIN_WAIT", "must not be negative")
+	case c.JoinMode != "asof" && c.JoinMode != "latest":
+		return flagError("join-mode", "JOIN_MODE", fmt.Sprintf("%q is neither asof nor latest", c.JoinMode))
+	case c.HistoryRetention <= 0:
+		return flagError("history-retention", "HISTORY_RETENTION", "must be positive")
+	}
+	for _, t := range c.EventsTopics {
+		if t == c.ContentTopic || t == c.OutputTopic {
+			return flagError("events-topics", "EVENTS_TOPICS", fmt.Sprintf("%q is also the content or output topic", t))
+		}
+	}
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		return flagError("http-addr", "HTTP_ADDR", fmt.Sprintf("%q is not host:port", c.HTTPAddr))
+	}
+	if c.SchemaRegistryURL != "" {
+		u, err := url.Parse(c.SchemaRegistryURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return flagError("schema-registry-url", "SCHEMA_REGISTRY_URL", fmt.Sprintf("%q is not an http(s) URL", c.SchemaRegistryURL))
+		}
+	}
+	if c.PruneInterval <= 0 {
+		c.PruneInterval = 10 * time.Minute
+	}
+	return nil
+}
+
+func newLogger(level string) (*zap.Logger, error) {
+	lvl, err := zapcore.ParseLevel(level)
+	if err != nil {
+		return nil, flagError("log-level", "LOG_LEVEL", fmt.Sprintf("%q is not one of debug, info, warn, error", level))
+	}
+	cfg := zap.NewProductionConfig()
+	cfg.Level = zap.NewAtomicLevelAt(lvl)
+	cfg.EncoderConfig.TimeKey = "ts"
+	cfg.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
+	cfg.Sampling = nil
+	return cfg.Build()
+}
+
+// Main is the wired service. NewMain opens what can fail fast (the data dir,
+// the HTTP port); Run runs every part until the context ends or one fails;
+// Close releases what Run did not.
+type Main struct {
+	cfg      RunConfig
+	log      *zap.Logger
+	Registry *prometheus.Registry
+	Store    *store.Store
+	View     *cdc.Consumer
+
+	listener  net.Listener
+	server    *http.Server
+	dlqWriter *kafka.Writer
+	closeOnce sync.Once
+}
+
+// NewMain validates cfg and opens the service's resources.
+func NewMain(cfg RunConfig, log *zap.Logger) (*Main, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	m := &Main{cfg: cfg, log: log, Registry: prometheus.NewRegistry()}
+	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, flagError("data-dir", "DATA_DIR", fmt.Sprintf("create %q: %v", cfg.DataDir, err))
+	}
+	st, err := store.Open(store.Options{Dir: cfg.DataDir, HistoryRetention: cfg.HistoryRetention, Logger: log.Named("store")})
+	if err != nil {
+		return nil, fmt.Errorf("open content view in --data-dir %q: %w (is another enricher using it? if it is damaged, delete it to rebuild from Kafka)", cfg.DataDir, err)
+	}
+	m.Store = st
+
+	var src debezium.SchemaSource
+	if cfg.SchemaRegistryURL != "" {
+		cl, err := sr.NewClient(sr.URLs(cfg.SchemaRegistryURL))
+		if err != nil {
+			m.Close()
+			return nil, flagError("schema-registry-url", "SCHEMA_REGISTRY_URL", err.Error())
+		}
+		src = debezium.NewRegistrySource(cl)
+	}
+	dec := debezium.NewDecoder(src)
+
+	m.dlqWriter = &kafka.Writer{
+		Addr:         kafka.TCP(cfg.Brokers...),
+		Balancer:     &kafka.Hash{},
+		RequiredAcks: kafka.RequireAll,
+		BatchTimeout: 5 * time.Millisecond,
+		MaxAttempts:  3,
+	}
+	m.View, err = cdc.New(cdc.Config{
+		Brokers: cfg.Brokers, Topic: cfg.ContentTopic, DLQTopic: cfg.DLQTopic,
+		Store: st, Decoder: dec, DLQ: m.dlqWriter,
+		Logger: log.Named("cdc"), Registerer: m.Registry,
+	})
+	if err != nil {
+		m.Close()
+		return nil, err
+	}
+
+	h, err := httpapi.NewHandler(httpapi.Config{View: st, Tracker: m.View, Gatherer: m.Registry, Logger: log.Named("http")})
+	if err != nil {
+		m.Close()
+		return nil, err
+	}
+	m.listener, err = net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		m.Close()
+		return nil, flagError("http-addr", "HTTP_ADDR", fmt.Sprintf("listen on %q: %v (is the port in use?)", cfg.HTTPAddr, err))
+	}
+	m.server = httpapi.NewServer(cfg.HTTPAddr, h, log.Named("http"))
+	return m, nil
+}
+
+// HTTPAddr is the address the HTTP server listens on (useful with port 0).
+func (m *Main) HTTPAddr() string { return m.listener.Addr().String() }
+
+// Run runs the service until ctx ends (it then drains and returns nil) or a
+// part fails (it then stops the others and returns the failure).
+func (m *Main) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	m.ensureTopics(ctx)
+
+	errc := make(chan error, 3)
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		if err := m.server.Serve(m.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("http server: %w", err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		if err := m.View.Run(ctx); err != nil {
+			errc <- fmt.Errorf("content view: %w", err)
+		}
+	}()
+	go func() { defer wg.Done(); m.pruneLoop(ctx) }()
+	m.log.Info("enricher running", zap.String("http", m.HTTPAddr()), zap.Strings("brokers", m.cfg.Brokers),
+		zap.String("content_topic", m.cfg.ContentTopic), zap.String("data_dir", m.cfg.DataDir))
+
+	var err error
+	select {
+	case <-ctx.Done():
+		m.log.Info("shutting down")
+	case err = <-errc:
+		m.log.Error("stopping after a fatal error", zap.Error(err))
+	}
+	cancel()
+	shutdownCtx, done := context.WithTimeout(context.Background(), 5*time.Second)
+	defer done()
+	_ = m.server.Shutdown(shutdownCtx)
+	wg.Wait()
+	return err
+}
+
+func (m *Main) pruneLoop(ctx context.Context) {
+	t := time.NewTicker(m.cfg.PruneInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := m.Store.Prune(time.Now())
+			if err != nil {
+				m.log.Warn("prune content history", zap.Error(err))
+			} else if n > 0 {
+				m.log.Info("pruned content history", zap.Int("versions", n))
+			}
+		}
+	}
+}
+
+// ensureTopics creates the topics the service writes when they are missing,
+// so a fresh cluster works; a platform that manages topics itself has them
+// already and this is a no-op.
+func (m *Main) ensureTopics(ctx context.Context) {
+	cl := &kafka.Client{Addr: kafka.TCP(m.cfg.Brokers...), Timeout: 10 * time.Second}
+	res, err := cl.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{
+		{Topic: m.cfg.DLQTopic, NumPartitions: 1, ReplicationFactor: -1},
+	}})
+	if err != nil {
+		m.log.Warn("create topics (they may need to be created by hand)", zap.Error(err))
+		return
+	}
+	for t, e := range res.Errors {
+		if e != nil && !errors.Is(e, kafka.TopicAlreadyExists) {
+			m.log.Warn("create topic", zap.String("topic", t), zap.Error(e))
+		}
+	}
+}
+
+// Close releases the service's resources; it is safe to call more than once.
+func (m *Main) Close() {
+	m.closeOnce.Do(func() {
+		if m.listener != nil {
+			_ = m.listener.Close()
+		}
+		if m.dlqWriter != nil {
+			_ = m.dlqWriter.Close()
+		}
+		if m.Store != nil {
+			if err := m.Store.Close(); err != nil {
+				m.log.Error("close content view", zap.Error(err))
+			}
+		}
+	})
+}

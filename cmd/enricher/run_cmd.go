@@ -1,0 +1,77 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+func newRunCmd() *cobra.Command {
+	var cfg RunConfig
+	var brokers, eventsTopics string
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the service: content view, enrichment, HTTP endpoints",
+		Long: `run keeps the content view current from the content topic, enriches the
+engagement topics into the output topic, and serves /debug/content, /debug/stats,
+/healthz, /readyz and /metrics on --http-addr. It exits 0 on SIGINT or SIGTERM
+after finishing the batch in hand.`,
+		Args:    cobra.NoArgs,
+		PreRunE: applyEnv,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg.Brokers = splitList(brokers)
+			cfg.EventsTopics = splitList(eventsTopics)
+			log, err := newLogger(cfg.LogLevel)
+			if err != nil {
+				return err
+			}
+			defer func() { _ = log.Sync() }()
+			m, err := NewMain(cfg, log)
+			if err != nil {
+				return err
+			}
+			defer m.Close()
+			return m.Run(cmd.Context())
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&brokers, "brokers", "localhost:9092", "Kafka bootstrap brokers, comma-separated")
+	fs.StringVar(&cfg.ContentTopic, "content-topic", "thmanyah.public.content", "Debezium topic of the content table")
+	fs.StringVar(&eventsTopics, "events-topics", "thmanyah.public.engagement_events,engagement_events.backfill", "engagement topics to enrich, comma-separated")
+	fs.StringVar(&cfg.OutputTopic, "output-topic", "processed_engagements", "topic of the enriched Avro records")
+	fs.StringVar(&cfg.DLQTopic, "dlq-topic", "enricher.dlq", "dead-letter topic for records that cannot be processed")
+	fs.StringVar(&cfg.Group, "group", "enricher", "consumer group of the engagement topics")
+	fs.StringVar(&cfg.DataDir, "data-dir", "./data", "directory of the content view (Badger); created when missing")
+	fs.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:8080", "address of the debug, health and metrics HTTP server")
+	fs.StringVar(&cfg.SchemaRegistryURL, "schema-registry-url", "", "Confluent Schema Registry URL; empty: single-object Avro output and no Avro input")
+	fs.DurationVar(&cfg.JoinWait, "join-wait", 5*time.Second, "how long an event whose content is missing waits for a lagging view")
+	fs.StringVar(&cfg.JoinMode, "join-mode", "asof", "join with the content as of the event's time (asof) or the current content (latest)")
+	fs.DurationVar(&cfg.HistoryRetention, "history-retention", 720*time.Hour, "how long superseded content versions are kept for as-of joins")
+	fs.StringVar(&cfg.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+	for flag, env := range map[string]string{
+		"brokers": "KAFKA_BROKERS", "content-topic": "CONTENT_TOPIC", "events-topics": "EVENTS_TOPICS",
+		"output-topic": "OUTPUT_TOPIC", "dlq-topic": "DLQ_TOPIC", "group": "CONSUMER_GROUP", "data-dir": "DATA_DIR",
+		"http-addr": "HTTP_ADDR", "schema-registry-url": "SCHEMA_REGISTRY_URL", "join-wait": "JOIN_WAIT",
+		"join-mode": "JOIN_MODE", "history-retention": "HISTORY_RETENTION", "log-level": "LOG_LEVEL",
+	} {
+		bindEnv(fs, flag, env)
+	}
+	return cmd
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// flagError names the flag and its variable, so the one-line fatal error says what to fix.
+func flagError(flag, env, problem string) error {
+	return fmt.Errorf("--%s ($%s): %s", flag, env, problem)
+}

@@ -1,0 +1,381 @@
+package debezium
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+)
+
+// The doc types mirror every JSON form at once, so that one encoding/json
+// pass decodes a record whatever its form: the JsonConverter wrapper
+// (schema/payload), the envelope (op/source/before/after), the flattened row
+// (columns plus __ fields) and the heartbeat (ts_ms alone). Avro data is
+// converted into the same types, so one set of rules gives every form its
+// meaning.
+
+type sourceJSON struct {
+	Name     jText  `json:"name"`
+	DB       jText  `json:"db"`
+	Schema   jText  `json:"schema"`
+	Table    jText  `json:"table"`
+	Snapshot jText  `json:"snapshot"`
+	TsMs     jInt64 `json:"ts_ms"`
+	LSN      jInt64 `json:"lsn"`
+	TxID     jInt64 `json:"txId"`
+}
+
+func (s *sourceJSON) source() Source {
+	if s == nil {
+		return Source{}
+	}
+	return Source{
+		Name: s.Name.v, DB: s.DB.v, Schema: s.Schema.v, Table: s.Table.v, Snapshot: s.Snapshot.v,
+		TsMs: s.TsMs.v, LSN: s.LSN.v, TxID: s.TxID.v,
+	}
+}
+
+// envelopeFields are the non-column fields of every form.
+type envelopeFields struct {
+	Schema seen        `json:"schema"`
+	Source *sourceJSON `json:"source"`
+	Op     jOp         `json:"op"`
+	TsMs   jInt64      `json:"ts_ms"`
+
+	// ExtractNewRecordState's additions (add.fields): op, source.ts_ms, and
+	// the source fields that order versions, with or without "source.".
+	Deleted  jFlag  `json:"__deleted"`
+	FlatOp   jOp    `json:"__op"`
+	SrcTsMs  jInt64 `json:"__source_ts_ms"`
+	SrcLSN   jInt64 `json:"__source_lsn"`
+	FlatLSN  jInt64 `json:"__lsn"`
+	SrcTxID  jInt64 `json:"__source_txId"`
+	FlatTxID jInt64 `json:"__txId"`
+	SrcTable jText  `json:"__source_table"`
+	FlatTab  jText  `json:"__table"`
+}
+
+type form uint8
+
+const (
+	formNone form = iota
+	formEnvelope
+	formRow
+	formHeartbeat
+)
+
+// form tells the shapes apart. A row with a bare "op" (add.fields.prefix
+// set to "") is still a row: an envelope carries no columns at top level.
+func (e *envelopeFields) form(rowID, beforeAfter bool) form {
+	switch {
+	case e.Source != nil || beforeAfter || e.Op.set && !rowID:
+		return formEnvelope
+	case rowID:
+		return formRow
+	case e.TsMs.set:
+		return formHeartbeat
+	}
+	return formNone
+}
+
+var errNotEnvelope = errors.New("value is not a debezium envelope, flattened row or heartbeat")
+
+// envelopeOp checks what an envelope needs beyond its row.
+func (e *envelopeFields) envelopeOp(table string) (Op, Source, error) {
+	if !e.Op.set {
+		return 0, Source{}, errors.New(`debezium envelope without "op"`)
+	}
+	src := e.Source.source()
+	if src.Table != "" && src.Table != table {
+		return 0, src, fmt.Errorf("record is for table %q, not %q", src.Table, table)
+	}
+	return e.Op.v, src, nil
+}
+
+// flatOp derives op and source of a flattened row. Without __op the row is
+// an upsert; 'c' is reported since nothing says it replaced an older one.
+func (e *envelopeFields) flatOp(table string) (Op, Source, error) {
+	op, opSet := OpCreate, e.FlatOp.set || e.Op.set
+	switch {
+	case e.FlatOp.set:
+		op = e.FlatOp.v
+	case e.Op.set:
+		op = e.Op.v
+	}
+	switch {
+	case op == OpTruncate:
+		return 0, Source{}, errors.New(`flattened row with __op "t"`)
+	case e.Deleted.set && e.Deleted.v != (op == OpDelete) && opSet:
+		return 0, Source{}, fmt.Errorf("__deleted %t contradicts __op %q", e.Deleted.v, op)
+	case e.Deleted.v:
+		op = OpDelete
+	}
+	src := Source{TsMs: e.SrcTsMs.v, LSN: e.SrcLSN.v, TxID: e.SrcTxID.v, Table: e.SrcTable.v}
+	if !e.SrcLSN.set {
+		src.LSN = e.FlatLSN.v
+	}
+	if !e.SrcTxID.set {
+		src.TxID = e.FlatTxID.v
+	}
+	if !e.SrcTable.set {
+		src.Table = e.FlatTab.v
+	}
+	if src.Table != "" && src.Table != table {
+		return 0, src, fmt.Errorf("record is for table %q, not %q", src.Table, table)
+	}
+	return op, src, nil
+}
+
+// unwrap strips the JsonConverter wrapper; unwrapped says the caller already
+// did. A null payload is refused rather than read as a tombstone:
+// JsonConverter writes a Kafka null for a null value, so this shape means
+// something else went wrong.
+func unwrap[D any](unwrapped, wrapped bool, payload *D) (*D, error) {
+	switch {
+	case wrapped && unwrapped:
+		return nil, errors.New("nested JsonConverter wrapper")
+	case !wrapped:
+		return nil, nil
+	case payload == nil:
+		return nil, errors.New(`JsonConverter value without "payload" (or payload null)`)
+	}
+	return payload, nil
+}
+
+func join(path, field string) string {
+	if path == "" {
+		return field
+	}
+	return path + "." + field
+}
+
+func missing(path, field string) error { return &fieldError{join(path, field), "missing"} }
+
+func nullErr(path, field, want string) error {
+	return &fieldError{join(path, field), "want " + want + ", got null"}
+}
+
+// ---- content ----
+
+type contentRow struct {
+	ID            jUUID  `json:"id"`
+	Slug          jText  `json:"slug"`
+	Title         jText  `json:"title"`
+	ContentType   jText  `json:"content_type"`
+	LengthSeconds jInt32 `json:"length_seconds"`
+	PublishTS     jTime  `json:"publish_ts"`
+}
+
+type contentDoc struct {
+	envelopeFields
+	contentRow
+	Payload *contentDoc `json:"payload"`
+	Before  *contentRow `json:"before"`
+	After   *contentRow `json:"after"`
+}
+
+// content converts a row image. Only upserts need the NOT NULL columns: a
+// delete's before image has just the key for real.
+func (r *contentRow) content(path string, upsert bool) (c Content, unavail Columns, err error) {
+	switch {
+	case !r.ID.set:
+		return c, 0, missing(path, "id")
+	case r.ID.null:
+		return c, 0, nullErr(path, "id", "uuid string")
+	}
+	c.ID = r.ID.v
+	if upsert {
+		for _, f := range [...]struct {
+			name string
+			set  bool
+			null bool
+			want string
+		}{
+			{"slug", r.Slug.set, r.Slug.null, "string"},
+			{"title", r.Title.set, r.Title.null, "string"},
+			{"publish_ts", r.PublishTS.set, r.PublishTS.null, "timestamp"},
+		} {
+			if !f.set {
+				return c, 0, missing(path, f.name)
+			}
+			if f.null {
+				return c, 0, nullErr(path, f.name, f.want)
+			}
+		}
+	}
+	if r.Slug.v == placeholder {
+		unavail |= ColSlug
+	} else {
+		c.Slug = r.Slug.v
+	}
+	if r.Title.v == placeholder {
+		unavail |= ColTitle
+	} else {
+		c.Title = r.Title.v
+	}
+	switch {
+	case r.ContentType.v == placeholder:
+		unavail |= ColContentType
+	case r.ContentType.set && !r.ContentType.null:
+		c.ContentType.String, c.ContentType.Valid = r.ContentType.v, true
+	}
+	if r.LengthSeconds.set && !r.LengthSeconds.null {
+		c.LengthSeconds.Int32, c.LengthSeconds.Valid = r.LengthSeconds.v, true
+	}
+	c.PublishTS = r.PublishTS.v
+	return c, unavail, nil
+}
+
+// event gives the record's meaning apart from the Kafka key. hasID is false
+// when the value names no row (delete without before image, truncate,
+// heartbeat).
+func (doc *contentDoc) event(unwrapped bool) (ev ContentEvent, hasID bool, err error) {
+	if inner, err := unwrap(unwrapped, bool(doc.Schema) || doc.Payload != nil, doc.Payload); err != nil {
+		return ev, false, err
+	} else if inner != nil {
+		if _, err := unwrap(true, bool(inner.Schema) || inner.Payload != nil, inner.Payload); err != nil {
+			return ev, false, err
+		}
+		doc = inner
+	}
+	var row *contentRow
+	path := ""
+	switch doc.form(doc.ID.set, doc.Before != nil || doc.After != nil) {
+	case formEnvelope:
+		if ev.Op, ev.Source, err = doc.envelopeOp("content"); err != nil {
+			return ev, false, err
+		}
+		switch ev.Op {
+		case OpTruncate:
+			ev.Kind = KindTruncate
+			return ev, false, nil
+		case OpDelete:
+			row, path = doc.Before, "before"
+		default:
+			row, path = doc.After, "after"
+			if row == nil {
+				return ev, false, fmt.Errorf("op %q without \"after\"", ev.Op)
+			}
+		}
+	case formRow:
+		if ev.Op, ev.Source, err = doc.flatOp("content"); err != nil {
+			return ev, false, err
+		}
+		row = &doc.contentRow
+	case formHeartbeat:
+		return ContentEvent{Kind: KindHeartbeat, Source: Source{TsMs: doc.TsMs.v}}, false, nil
+	default:
+		return ev, false, errNotEnvelope
+	}
+	ev.Kind = KindChange
+	if row == nil {
+		return ev, false, nil
+	}
+	ev.Row, ev.Unavailable, err = row.content(path, ev.Op.Upsert())
+	ev.Key = ev.Row.ID
+	return ev, err == nil, err
+}
+
+// ---- engagement ----
+
+type engagementRow struct {
+	ID         jInt64 `json:"id"`
+	ContentID  jUUID  `json:"content_id"`
+	UserID     jUUID  `json:"user_id"`
+	EventType  jText  `json:"event_type"`
+	EventTs    jTime  `json:"event_ts"`
+	DurationMs jInt32 `json:"duration_ms"`
+	Device     jText  `json:"device"`
+	RawPayload jRaw   `json:"raw_payload"`
+}
+
+type engagementDoc struct {
+	envelopeFields
+	engagementRow
+	Payload *engagementDoc `json:"payload"`
+	Before  *engagementRow `json:"before"`
+	After   *engagementRow `json:"after"`
+}
+
+func (r *engagementRow) engagement(path string, upsert bool) (e Engagement, err error) {
+	switch {
+	case !r.ID.set:
+		return e, missing(path, "id")
+	case r.ID.null:
+		return e, nullErr(path, "id", "int64")
+	case upsert && !r.EventTs.set:
+		return e, missing(path, "event_ts")
+	case upsert && r.EventTs.null:
+		return e, nullErr(path, "event_ts", "timestamp")
+	}
+	e.ID, e.EventTs = r.ID.v, r.EventTs.v
+	if r.ContentID.set && !r.ContentID.null {
+		e.ContentID = uuid.NullUUID{UUID: r.ContentID.v, Valid: true}
+	}
+	if r.UserID.set && !r.UserID.null {
+		e.UserID.String, e.UserID.Valid = r.UserID.v.String(), true
+	}
+	e.EventType = nullText(r.EventType)
+	e.Device = nullText(r.Device)
+	if r.DurationMs.set && !r.DurationMs.null {
+		e.DurationMs.Int32, e.DurationMs.Valid = r.DurationMs.v, true
+	}
+	e.RawPayload = r.RawPayload.v
+	return e, nil
+}
+
+// nullText maps SQL NULL, and the TOAST placeholder (value unknown), to an
+// invalid NullString.
+func nullText(t jText) (s sql.NullString) {
+	if t.set && !t.null && t.v != placeholder {
+		s.String, s.Valid = t.v, true
+	}
+	return s
+}
+
+func (doc *engagementDoc) event(unwrapped bool) (ev EngagementEvent, hasID bool, err error) {
+	if inner, err := unwrap(unwrapped, bool(doc.Schema) || doc.Payload != nil, doc.Payload); err != nil {
+		return ev, false, err
+	} else if inner != nil {
+		if _, err := unwrap(true, bool(inner.Schema) || inner.Payload != nil, inner.Payload); err != nil {
+			return ev, false, err
+		}
+		doc = inner
+	}
+	var row *engagementRow
+	path := ""
+	switch doc.form(doc.ID.set, doc.Before != nil || doc.After != nil) {
+	case formEnvelope:
+		if ev.Op, ev.Source, err = doc.envelopeOp("engagement_events"); err != nil {
+			return ev, false, err
+		}
+		switch ev.Op {
+		case OpTruncate:
+			ev.Kind = KindTruncate
+			return ev, false, nil
+		case OpDelete:
+			row, path = doc.Before, "before"
+		default:
+			row, path = doc.After, "after"
+			if row == nil {
+				return ev, false, fmt.Errorf("op %q without \"after\"", ev.Op)
+			}
+		}
+	case formRow:
+		if ev.Op, ev.Source, err = doc.flatOp("engagement_events"); err != nil {
+			return ev, false, err
+		}
+		row = &doc.engagementRow
+	case formHeartbeat:
+		return EngagementEvent{Kind: KindHeartbeat, Source: Source{TsMs: doc.TsMs.v}}, false, nil
+	default:
+		return ev, false, errNotEnvelope
+	}
+	ev.Kind = KindChange
+	if row == nil {
+		return ev, false, nil
+	}
+	ev.Event, err = row.engagement(path, ev.Op.Upsert())
+	return ev, err == nil, err
+}

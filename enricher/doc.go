@@ -1,0 +1,20 @@
+// Package enricher joins engagement events with the content view and writes
+// one enriched Avro record per event to the output topic.
+//
+// Model: a consumer group over the engagement topics; each instance holds a
+// full content view, and starts joining only once that view is ready. Events
+// are processed in batches: fetch, decode, look up (as of the event's time, or
+// the latest version), derive, encode, then one produce of every output and
+// DLQ record, and only after the broker acknowledged them all, one commit of
+// the batch's offsets. So delivery is at-least-once: a crash repeats at most the
+// batch in flight, never loses it, and per-partition order is kept.
+//
+// A miss (content unknown) first waits, at most --join-wait, for the view to
+// reach the content topic's end offsets as read at that moment; a miss is
+// emitted, with NULL content fields, only when the view has caught up or the
+// wait is over. Misses are never cached.
+//
+// Derived fields are exact decimals (derive.go); Avro framing is Confluent's
+// wire format with a registry, single-object encoding with the spec's
+// fingerprint without one (encode.go, fingerprint.go).
+package enricher

@@ -1,0 +1,80 @@
+package enricher
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+)
+
+type metrics struct {
+	events       *prometheus.CounterVec
+	retries      *prometheus.CounterVec
+	joinWaits    *prometheus.CounterVec
+	joinWaitTime prometheus.Histogram
+	batchSize    prometheus.Histogram
+	batchTime    prometheus.Histogram
+	produceTime  prometheus.Histogram
+	latency      prometheus.Histogram
+	lag          *prometheus.GaugeVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "enricher_events_total",
+			Help: "Engagement records by outcome: enriched, miss (content unknown), no_content_id, skipped (delete, tombstone, truncate, heartbeat), dlq.",
+		}, []string{"result"}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "enricher_retries_total",
+			Help: "Retries of transient failures in the enricher, by reason: produce, commit, schema_registry.",
+		}, []string{"reason"}),
+		joinWaits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "enricher_join_waits_total",
+			Help: "Waits for the content view after a miss, by outcome: caught_up, timeout, error.",
+		}, []string{"outcome"}),
+		joinWaitTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "enricher_join_wait_seconds",
+			Help:    "Time batches with a miss waited for the content view.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 4, 9),
+		}),
+		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "enricher_batch_records",
+			Help:    "Engagement records per batch.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 8),
+		}),
+		batchTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "enricher_batch_seconds",
+			Help:    "Time to decode, join, encode and produce one batch.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 3, 10),
+		}),
+		produceTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "enricher_produce_seconds",
+			Help:    "Time from the first produce attempt of a batch to its acknowledgement.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 3, 10),
+		}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "enricher_event_latency_seconds",
+			Help:    "From an engagement record's Kafka timestamp to its enriched record's acknowledgement.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+		}),
+		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "enricher_consumer_lag",
+			Help: "Engagement records not yet committed behind the partition's end, per partition this instance owns.",
+		}, []string{"topic", "partition"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.events, m.retries, m.joinWaits, m.joinWaitTime, m.batchSize, m.batchTime, m.produceTime, m.latency, m.lag)
+	}
+	return m
+}
+
+// snapshot returns the event counters by outcome, for /debug/stats.
+func (m *metrics) snapshot() map[string]any {
+	counts := map[string]float64{}
+	for _, r := range []string{"enriched", "miss", "no_content_id", "skipped", "dlq"} {
+		var d dto.Metric
+		if err := m.events.WithLabelValues(r).Write(&d); err == nil {
+			counts[r] = d.GetCounter().GetValue()
+		}
+	}
+	return map[string]any{"events": counts}
+}

@@ -1,0 +1,231 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+
+	"github.com/thmanyah/enricher/cdc"
+	"github.com/thmanyah/enricher/store"
+)
+
+// View is the read side of the content view.
+type View interface {
+	Get(id uuid.UUID) (store.Record, bool, error)
+	List(after uuid.UUID, limit int) ([]store.Record, error)
+	Len() int
+}
+
+// Tracker reports the view's readiness and position in the content topic.
+type Tracker interface {
+	Ready() bool
+	Status() []cdc.PartitionStatus
+}
+
+// Config wires the handler. View, Tracker and Gatherer are required.
+type Config struct {
+	View     View
+	Tracker  Tracker
+	Gatherer prometheus.Gatherer
+	Logger   *zap.Logger
+	// Stats, when set, adds its fields to /debug/stats (the enricher's counters).
+	Stats func() map[string]any
+}
+
+const (
+	defaultLimit = 100
+	maxLimit     = 1000
+)
+
+// NewHandler returns the handler for every endpoint.
+func NewHandler(cfg Config) (http.Handler, error) {
+	if cfg.View == nil || cfg.Tracker == nil || cfg.Gatherer == nil {
+		return nil, errors.New("httpapi: view, tracker and gatherer are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	h := &handler{Config: cfg}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /debug/content/{id}", h.content)
+	mux.HandleFunc("GET /debug/content", h.list)
+	mux.HandleFunc("GET /debug/stats", h.stats)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
+	mux.HandleFunc("GET /readyz", h.readyz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{ErrorLog: zap.NewStdLog(cfg.Logger)}))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
+	})
+	return mux, nil
+}
+
+// NewServer returns an http.Server with timeouts that keep slow clients from
+// holding connections.
+func NewServer(addr string, h http.Handler, log *zap.Logger) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          zap.NewStdLog(log),
+	}
+}
+
+type handler struct{ Config }
+
+type sourceJSON struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	Offset    int64  `json:"offset"`
+	LSN       *int64 `json:"lsn"`
+	TsMs      int64  `json:"ts_ms"`
+}
+
+type contentJSON struct {
+	ID            string     `json:"id"`
+	Slug          string     `json:"slug"`
+	Title         string     `json:"title"`
+	ContentType   *string    `json:"content_type"`
+	LengthSeconds *int32     `json:"length_seconds"`
+	PublishTS     string     `json:"publish_ts"`
+	Source        sourceJSON `json:"source"`
+}
+
+func toJSON(r store.Record) contentJSON {
+	c := contentJSON{
+		ID:        r.ID.String(),
+		Slug:      r.Row.Slug,
+		Title:     r.Row.Title,
+		PublishTS: time.UnixMicro(r.Row.PublishMicros).UTC().Format(time.RFC3339Nano),
+		Source:    sourceJSON{Topic: r.Source.Topic, Partition: r.Source.Partition, Offset: r.Source.Offset, TsMs: r.Source.TsMs},
+	}
+	if r.Row.ContentType.Valid {
+		c.ContentType = &r.Row.ContentType.String
+	}
+	if r.Row.LengthSeconds.Valid {
+		c.LengthSeconds = &r.Row.LengthSeconds.Int32
+	}
+	if r.Source.LSN != 0 {
+		c.Source.LSN = &r.Source.LSN
+	}
+	return c
+}
+
+func (h *handler) content(w http.ResponseWriter, r *http.Request) {
+	raw := r.PathValue("id")
+	id, err := parseUUID(raw)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "id is not a uuid: "+strconv.Quote(truncate(raw)))
+		return
+	}
+	rec, ok, err := h.View.Get(id)
+	if err != nil {
+		h.Logger.Error("debug content get", zap.Stringer("id", id), zap.Error(err))
+		writeError(w, http.StatusInternalServerError, "read view: "+err.Error())
+		return
+	}
+	if !ok {
+		writeError(w, http.StatusNotFound, "content "+id.String()+" is not in the view")
+		return
+	}
+	writeJSON(w, http.StatusOK, toJSON(rec))
+}
+
+func (h *handler) list(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit := defaultLimit
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > maxLimit {
+			writeError(w, http.StatusBadRequest, "limit must be a whole number from 1 to "+strconv.Itoa(maxLimit))
+			return
+		}
+		limit = n
+	}
+	var after uuid.UUID
+	if s := q.Get("after"); s != "" {
+		id, err := parseUUID(s)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "after is not a uuid: "+strconv.Quote(truncate(s)))
+			return
+		}
+		after = id
+	}
+	// One more than asked tells whether a next page exists.
+	recs, err := h.View.List(after, limit+1)
+	if err != nil {
+		h.Logger.Error("debug content list", zap.Error(err))
+		writeError(w, http.StatusInternalServerError, "read view: "+err.Error())
+		return
+	}
+	out := struct {
+		Items []contentJSON `json:"items"`
+		Next  *string       `json:"next"`
+	}{Items: make([]contentJSON, 0, min(len(recs), limit))}
+	for i, rec := range recs {
+		if i == limit {
+			next := recs[i-1].ID.String()
+			out.Next = &next
+			break
+		}
+		out.Items = append(out.Items, toJSON(rec))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (h *handler) stats(w http.ResponseWriter, _ *http.Request) {
+	out := map[string]any{
+		"content_rows": h.View.Len(),
+		"ready":        h.Tracker.Ready(),
+		"partitions":   h.Tracker.Status(),
+	}
+	if h.Stats != nil {
+		for k, v := range h.Stats() {
+			out[k] = v
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (h *handler) readyz(w http.ResponseWriter, _ *http.Request) {
+	if !h.Tracker.Ready() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "partitions": h.Tracker.Status()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ready": true})
+}
+
+// parseUUID accepts only the canonical 36-character form, so one row has one URL.
+func parseUUID(s string) (uuid.UUID, error) {
+	if len(s) != 36 {
+		return uuid.Nil, errors.New("not a uuid")
+	}
+	return uuid.Parse(s)
+}
+
+func truncate(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}

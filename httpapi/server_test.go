@@ -1,0 +1,110 @@
+package httpapi
+
+import (
+	"database/sql"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/thmanyah/enricher/cdc"
+	"github.com/thmanyah/enricher/store"
+)
+
+type tracker struct{ ready bool }
+
+func (t tracker) Ready() bool { return t.ready }
+func (t tracker) Status() []cdc.PartitionStatus {
+	return []cdc.PartitionStatus{{Topic: "c", Partition: 0, Offset: 5, EndOffset: 7, Lag: 2}}
+}
+
+func newTestServer(t *testing.T, ready bool, ids ...uuid.UUID) *httptest.Server {
+	t.Helper()
+	st, err := store.Open(store.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	var b store.Batch
+	for i, id := range ids {
+		b.Put(store.Change{ID: id, Row: store.Row{Slug: "s", Title: "عنوان", ContentType: sql.NullString{String: "video", Valid: true},
+			PublishMicros: 1741598100000000}, Source: store.Source{Topic: "c", Partition: 0, Offset: int64(i), LSN: int64(8 * (i + 1)), TsMs: 1741598100000}})
+	}
+	if _, err := st.Apply(&b); err != nil {
+		t.Fatal(err)
+	}
+	h, err := NewHandler(Config{View: st, Tracker: tracker{ready: ready}, Gatherer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func get(t *testing.T, srv *httptest.Server, path string) (int, string) {
+	t.Helper()
+	res, err := http.Get(srv.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+func TestEndpoints(t *testing.T) {
+	a := uuid.MustParse("11111111-1111-4111-8111-111111111111")
+	b := uuid.MustParse("22222222-2222-4222-8222-222222222222")
+	srv := newTestServer(t, true, b, a)
+	for _, tc := range []struct {
+		name, path string
+		code       int
+		body       string // a substring the body must hold
+	}{
+		{"get", "/debug/content/" + a.String(), 200, `"title":"عنوان","content_type":"video","length_seconds":null,"publish_ts":"2025-03-10T09:15:00Z","source":{"topic":"c","partition":0,"offset":1,"lsn":16,"ts_ms":1741598100000}`},
+		{"get upper case id", "/debug/content/" + strings.ToUpper(a.String()), 200, `"id":"` + a.String() + `"`},
+		{"absent", "/debug/content/33333333-3333-4333-8333-333333333333", 404, `"error":`},
+		{"not a uuid", "/debug/content/abc", 400, `not a uuid`},
+		{"uuid without dashes", "/debug/content/11111111111141118111111111111111", 400, `not a uuid`},
+		{"path trick", "/debug/content/..%2f..%2fetc%2fpasswd", 400, `not a uuid`},
+		{"list", "/debug/content?limit=1", 200, `"next":"` + a.String() + `"`},
+		{"list last page", "/debug/content?after=" + a.String(), 200, `"next":null`},
+		{"list empty page", "/debug/content?after=" + b.String(), 200, `{"items":[],"next":null}`},
+		{"limit zero", "/debug/content?limit=0", 400, `limit`},
+		{"limit negative", "/debug/content?limit=-5", 400, `limit`},
+		{"limit huge", "/debug/content?limit=99999999999999999999", 400, `limit`},
+		{"after not uuid", "/debug/content?after=x", 400, `after`},
+		{"stats", "/debug/stats", 200, `"content_rows":2`},
+		{"stats partitions", "/debug/stats", 200, `"end_offset":7,"lag":2`},
+		{"healthz", "/healthz", 200, `ok`},
+		{"readyz", "/readyz", 200, `"ready":true`},
+		{"metrics", "/metrics", 200, ``},
+		{"unknown", "/nope", 404, `no such endpoint`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, body := get(t, srv, tc.path)
+			if code != tc.code || !strings.Contains(body, tc.body) {
+				t.Fatalf("GET %s: got %d %s, want %d with %s", tc.path, code, body, tc.code, tc.body)
+			}
+			if code != 200 && tc.path != "/metrics" {
+				var e map[string]any
+				if err := json.Unmarshal([]byte(body), &e); err != nil || e["error"] == nil {
+					t.Fatalf("GET %s: error body %q is not {\"error\":...}", tc.path, body)
+				}
+			}
+		})
+	}
+}
+
+func TestNotReady(t *testing.T) {
+	srv := newTestServer(t, false)
+	if code, body := get(t, srv, "/readyz"); code != 503 || !strings.Contains(body, `"lag":2`) {
+		t.Fatalf("/readyz: got %d %s, want 503 with the lag", code, body)
+	}
+}

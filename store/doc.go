@@ -1,0 +1,43 @@
+// Package store is the enricher's materialized view of the Postgres content
+// table: a Badger database (normal, non-managed mode) fed by Debezium change
+// events, holding every row's history and the Kafka offsets consumed.
+//
+// Key layout:
+//
+//	0x00 'f'                          format version (1 byte)
+//	0x00 'o' partition(4 BE) topic    next offset to read (8 BE)
+//	0x00 't'                          truncate watermark LSN (8 BE)
+//	'v' id(16) seq(8 BE)              one version of a row
+//
+// A version's value is a compact binary record (see appendValue): flags
+// (deleted, nullability), valid-from, the Source (topic, partition, offset,
+// LSN, commit ts) and, unless it is a delete, the Row. Meta keys sort before
+// every version key, so row scans (prefix 'v') never see them.
+//
+// Atomicity: Apply writes a batch's versions and its offsets in one Badger
+// transaction. A batch too big for one (ErrTxnTooBig) is split into
+// consecutive transactions, each carrying only the offsets advanced before
+// the changes it contains, so after a crash the durable offsets never run
+// ahead of the durable rows; records past them are consumed again and the
+// LSN check below makes that harmless. SyncWrites is off: a power loss may
+// lose the last transactions, but rows and offsets together.
+//
+// History: every change is a new version (a delete is a tombstone version),
+// in apply order, valid from its Source.TsMs; a commit time lower than the
+// previous version's is raised to it, so valid-from never decreases. A
+// change whose known LSN is <= the row's latest known LSN, or below the
+// truncate watermark, is stale and skipped: re-delivery never moves a row
+// back. LSN 0 (unknown) always applies. Deleting an absent or deleted row
+// writes nothing. A truncate writes a delete version for every live row and
+// raises the watermark. Columns in Change.Keep (TOAST placeholders) take the
+// latest stored value. Prune drops versions whose validity ended before the
+// retention window, and the whole history of rows deleted before it; a
+// re-delivery older than the retention window can then resurrect such a row.
+//
+// Memory: per row, the projection the join needs (content type, length,
+// valid-from, LSN, deleted flag) of every stored version, in 64 shards
+// behind read-write locks. Current and AsOf are served from it without
+// allocating or touching Badger; it is rebuilt at Open and changed only
+// after a successful commit, by the single writer (Apply and Prune are
+// serialized). Get, List and History read Badger.
+package store

@@ -1,0 +1,151 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+
+	badger "github.com/dgraph-io/badger/v4"
+	"github.com/google/uuid"
+)
+
+// loadSafe builds the index; a damaged table can make Badger's iterator
+// panic, and Open promises an error instead.
+func (s *Store) loadSafe() (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("load index: damaged data: badger panicked: %v", r)
+		}
+	}()
+	// Badger's iterators end quietly at a damaged block, which would load
+	// half a view; its table checks at open panic in goroutines we cannot
+	// recover. Verifying here, in our goroutine, turns damage into an error.
+	if err := s.db.VerifyChecksum(); err != nil {
+		return fmt.Errorf("verify tables: %w", err)
+	}
+	if err := s.ensureFormat(); err != nil {
+		return err
+	}
+	return s.load()
+}
+
+// ensureFormat stamps a new directory and refuses one written in another format.
+func (s *Store) ensureFormat() error {
+	return s.db.Update(func(txn *badger.Txn) error {
+		item, err := txn.Get(keyFormat)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			if err := s.checkEmpty(txn); err != nil {
+				return err
+			}
+			return txn.Set(keyFormat, []byte{formatVersion})
+		}
+		if err != nil {
+			return fmt.Errorf("read format: %w", err)
+		}
+		return item.Value(func(v []byte) error {
+			if len(v) != 1 || v[0] != formatVersion {
+				return fmt.Errorf("format %x, want %d: %w", v, formatVersion, errCorrupt)
+			}
+			return nil
+		})
+	})
+}
+
+func (s *Store) checkEmpty(txn *badger.Txn) error {
+	it := txn.NewIterator(badger.IteratorOptions{})
+	defer it.Close()
+	it.Rewind()
+	if it.Valid() {
+		return fmt.Errorf("data without a format marker (key %x): %w", it.Item().Key(), errCorrupt)
+	}
+	return nil
+}
+
+// load reads every key once: meta keys into offsets and the watermark,
+// version keys into the index.
+func (s *Store) load() error {
+	return s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 256})
+		defer it.Close()
+		var (
+			cur     uuid.UUID
+			e       entry
+			started bool
+		)
+		flush := func() {
+			if started {
+				s.shardFor(cur).m[cur] = e
+				if e.live() {
+					s.live.Add(1)
+				}
+			}
+		}
+		for it.Rewind(); it.Valid(); it.Next() {
+			item := it.Item()
+			k := item.Key()
+			switch {
+			case len(k) > 0 && k[0] == prefixVersion:
+				id, seq, err := parseVersionKey(k)
+				if err != nil {
+					return err
+				}
+				if !started || id != cur {
+					flush()
+					cur, e, started = id, entry{firstSeq: seq}, true
+				} else if seq != e.nextSeq() {
+					return fmt.Errorf("row %s: sequence %d after %d: %w", id, seq, e.nextSeq()-1, errCorrupt)
+				}
+				var v version
+				err = item.Value(func(b []byte) error {
+					var err error
+					v, err = decodeProjection(b, s.intern.bytes)
+					return err
+				})
+				if err != nil {
+					return fmt.Errorf("row %s version %d: %w", id, seq, err)
+				}
+				if n := len(e.vers); n > 0 && v.validFrom < e.vers[n-1].validFrom {
+					return fmt.Errorf("row %s version %d: valid-from goes back: %w", id, seq, errCorrupt)
+				}
+				e.vers = append(e.vers, v)
+			case len(k) > 1 && k[0] == prefixMeta:
+				if err := s.loadMeta(item); err != nil {
+					return err
+				}
+			default:
+				return fmt.Errorf("unexpected key %x: %w", k, errCorrupt)
+			}
+		}
+		flush()
+		return nil
+	})
+}
+
+func (s *Store) loadMeta(item *badger.Item) error {
+	k := item.Key()
+	var val int64
+	err := item.Value(func(v []byte) error {
+		if k[1] == metaFormat {
+			return nil
+		}
+		var err error
+		val, err = parseInt64Value(v)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("meta key %x: %w", k, err)
+	}
+	switch k[1] {
+	case metaFormat:
+	case metaTruncate:
+		s.truncLSN.Store(val)
+	case metaOffset:
+		tp, err := parseOffsetKey(k)
+		if err != nil {
+			return err
+		}
+		s.offsets[tp] = val
+	default:
+		return fmt.Errorf("unknown meta key %x: %w", k, errCorrupt)
+	}
+	return nil
+}

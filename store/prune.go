@@ -1,0 +1,151 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+	"github.com/google/uuid"
+)
+
+// cut drops the first n versions of a row, whose first sequence is firstSeq.
+type cut struct {
+	id       uuid.UUID
+	firstSeq uint64
+	n        int
+}
+
+// prunable returns how many leading versions of e may go at cutoff: those
+// superseded before the cutoff, or all of them when the row was deleted
+// before it. The latest version of a live row always stays.
+func prunable(e *entry, cutoff int64) int {
+	n := len(e.vers)
+	if n == 0 {
+		return 0
+	}
+	if last := &e.vers[n-1]; last.deleted() && last.validFrom < cutoff {
+		return n
+	}
+	k := 0
+	// validFrom never decreases, so the superseded versions form a prefix.
+	for k < n-1 && e.vers[k+1].validFrom < cutoff {
+		k++
+	}
+	return k
+}
+
+// Prune deletes the versions that ended before now minus the history
+// retention and returns how many it deleted. Lookups as of a time before the
+// retention window then see the oldest version kept.
+func (s *Store) Prune(now time.Time) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed.Load() {
+		return 0, fmt.Errorf("prune: %w", ErrClosed)
+	}
+	cutoff := now.UnixMilli() - s.retention.Milliseconds()
+	var cuts []cut
+	for i := range s.shards {
+		for id, e := range s.shards[i].m { // the writer reads without the shard lock
+			if n := prunable(&e, cutoff); n > 0 {
+				cuts = append(cuts, cut{id: id, firstSeq: e.firstSeq, n: n})
+			}
+		}
+	}
+	p := pruner{s: s, limit: s.maxTxnWrites}
+	defer p.discard()
+	for _, c := range cuts {
+		if err := p.drop(c); err != nil {
+			return p.removed, fmt.Errorf("prune: %w", err)
+		}
+	}
+	if err := p.commit(); err != nil {
+		return p.removed, fmt.Errorf("prune: %w", err)
+	}
+	return p.removed, nil
+}
+
+// pruner writes cuts, splitting them over transactions as needed; a row's
+// cut may itself be split, since any prefix of its history may go.
+type pruner struct {
+	s       *Store
+	txn     *badger.Txn
+	limit   int // test cap on deletes per transaction; 0 means Badger's limit
+	writes  int
+	pending []cut // written to txn, not yet committed
+	removed int
+}
+
+func (p *pruner) drop(c cut) error {
+	done := 0
+	for done < c.n {
+		if p.txn == nil {
+			p.txn = p.s.db.NewTransaction(true)
+		}
+		err := errTxnFull
+		if p.limit == 0 || p.writes < p.limit {
+			err = p.txn.Delete(appendVersionKey(nil, c.id, c.firstSeq+uint64(done)))
+			if errors.Is(err, badger.ErrTxnTooBig) {
+				err = errTxnFull
+			}
+		}
+		switch {
+		case err == nil:
+			done++
+			p.writes++
+			continue
+		case !errors.Is(err, errTxnFull):
+			return fmt.Errorf("delete row %s: %w", c.id, err)
+		}
+		if done == 0 && len(p.pending) == 0 {
+			return fmt.Errorf("delete row %s: %w", c.id, badger.ErrTxnTooBig)
+		}
+		if done > 0 {
+			p.pending = append(p.pending, cut{id: c.id, firstSeq: c.firstSeq, n: done})
+			c.firstSeq += uint64(done)
+			c.n -= done
+			done = 0
+		}
+		if err := p.commit(); err != nil {
+			return err
+		}
+	}
+	p.pending = append(p.pending, cut{id: c.id, firstSeq: c.firstSeq, n: done})
+	return nil
+}
+
+func (p *pruner) commit() error {
+	if p.txn == nil {
+		return nil
+	}
+	err := p.txn.Commit()
+	p.txn = nil
+	p.writes = 0
+	if err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	for _, c := range p.pending {
+		sh := p.s.shardFor(c.id)
+		sh.mu.Lock()
+		e := sh.m[c.id]
+		if c.n >= len(e.vers) {
+			delete(sh.m, c.id)
+		} else {
+			// Copy so the dropped prefix's array can be collected.
+			e.vers = append([]version(nil), e.vers[c.n:]...)
+			e.firstSeq += uint64(c.n)
+			sh.m[c.id] = e
+		}
+		sh.mu.Unlock()
+		p.removed += c.n
+	}
+	p.pending = p.pending[:0]
+	return nil
+}
+
+func (p *pruner) discard() {
+	if p.txn != nil {
+		p.txn.Discard()
+	}
+}

@@ -1,0 +1,176 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+	"github.com/google/uuid"
+	"go.uber.org/zap"
+)
+
+// DefaultHistoryRetention is used when Options.HistoryRetention is zero.
+const DefaultHistoryRetention = 720 * time.Hour
+
+// ErrClosed is returned by methods that need Badger after Close.
+var ErrClosed = errors.New("store closed")
+
+// Options configures Open.
+type Options struct {
+	Dir              string        // created when missing
+	HistoryRetention time.Duration // 0 means DefaultHistoryRetention
+	Logger           *zap.Logger   // nil means zap.NewNop(); Badger's warnings and errors go here
+}
+
+// Store is the materialized view. Apply and Prune are serialized; Current,
+// AsOf, Len and Offsets never wait for Badger.
+type Store struct {
+	db        *badger.DB
+	dir       string
+	log       *zap.Logger
+	retention time.Duration
+
+	shards [shardCount]shard
+	live   atomic.Int64
+
+	// mu serializes the writer side: Apply, Prune, Close.
+	mu       sync.Mutex
+	closed   atomic.Bool
+	truncLSN atomic.Int64 // durable truncate watermark; written under mu
+	intern   interner     // guarded by mu
+	tx       txnState     // scratch reused by Apply; guarded by mu
+
+	offMu   sync.RWMutex
+	offsets map[TopicPartition]int64 // as committed
+
+	// Test hooks. maxTxnWrites > 0 caps the writes per Badger transaction so
+	// tests can force the split that ErrTxnTooBig causes on big batches;
+	// beforeCommit, when it fails, aborts the n-th transaction of an Apply.
+	maxTxnWrites int
+	beforeCommit func(n int) error
+}
+
+// Open opens (or creates) the store in opts.Dir and loads the in-memory index.
+func Open(opts Options) (*Store, error) {
+	if opts.Dir == "" {
+		return nil, errors.New("open store: empty dir")
+	}
+	if opts.HistoryRetention < 0 {
+		return nil, fmt.Errorf("open store %s: negative history retention %v", opts.Dir, opts.HistoryRetention)
+	}
+	if opts.HistoryRetention == 0 {
+		opts.HistoryRetention = DefaultHistoryRetention
+	}
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("open store %s: %w", opts.Dir, err)
+	}
+	if err := checkTables(opts.Dir); err != nil {
+		return nil, fmt.Errorf("open store %s: %w", opts.Dir, err)
+	}
+	db, err := openBadger(badgerOptions(opts.Dir, opts.Logger))
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", opts.Dir, err)
+	}
+	s := &Store{
+		db:        db,
+		dir:       opts.Dir,
+		log:       opts.Logger,
+		retention: opts.HistoryRetention,
+		intern:    interner{},
+		offsets:   map[TopicPartition]int64{},
+	}
+	for i := range s.shards {
+		s.shards[i].m = map[uuid.UUID]entry{}
+	}
+	if err := s.loadSafe(); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open store %s: %w", opts.Dir, err)
+	}
+	return s, nil
+}
+
+// badgerOptions keeps Badger small: the whole service must fit in ~300 MB
+// with 100k rows, and the hot path never reads Badger, so its caches buy
+// little. SyncWrites stays off: rows and offsets share each transaction, so a
+// power loss loses both together and the records are consumed again.
+func badgerOptions(dir string, log *zap.Logger) badger.Options {
+	return badger.DefaultOptions(dir).
+		// Not WithLoggingLevel: it replaces the logger with Badger's own.
+		WithLogger(badgerLogger{log.With(zap.String("component", "badger"))}).
+		WithSyncWrites(false).
+		WithMemTableSize(16 << 20).
+		WithNumMemtables(2).
+		WithBaseTableSize(8 << 20).
+		WithBlockCacheSize(8 << 20).
+		WithIndexCacheSize(0).
+		WithValueLogFileSize(64 << 20).
+		WithNumCompactors(2).
+		WithNumVersionsToKeep(1).
+		WithDetectConflicts(false). // one writer: conflict tracking is pure cost
+		WithMetricsEnabled(false)
+}
+
+// openBadger turns a panic on a damaged directory into an error: a corrupt
+// data dir must stop the service with a reason, not a stack trace.
+func openBadger(opt badger.Options) (db *badger.DB, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			db, err = nil, fmt.Errorf("damaged data: badger panicked: %v", r)
+		}
+	}()
+	return badger.Open(opt)
+}
+
+// Close flushes and closes Badger. The in-memory index stays readable.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed.Swap(true) {
+		return nil
+	}
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close store %s: %w", s.dir, err)
+	}
+	return nil
+}
+
+// Offsets returns, per partition, the next offset to read, as committed with
+// the rows it produced.
+func (s *Store) Offsets() map[TopicPartition]int64 {
+	s.offMu.RLock()
+	defer s.offMu.RUnlock()
+	out := make(map[TopicPartition]int64, len(s.offsets))
+	for tp, o := range s.offsets {
+		out[tp] = o
+	}
+	return out
+}
+
+// TruncateLSN returns the truncate watermark: changes with a known LSN below
+// it are stale. 0 when no truncate with a known LSN was applied.
+func (s *Store) TruncateLSN() int64 {
+	return s.truncLSN.Load()
+}
+
+// badgerLogger forwards Badger's warnings and errors; its info and debug
+// chatter (compactions, flushes) would drown the service's own logs.
+type badgerLogger struct{ l *zap.Logger }
+
+func (b badgerLogger) Errorf(f string, a ...any) {
+	b.l.Error(strings.TrimSpace(fmt.Sprintf(f, a...)))
+}
+
+func (b badgerLogger) Warningf(f string, a ...any) {
+	b.l.Warn(strings.TrimSpace(fmt.Sprintf(f, a...)))
+}
+
+func (badgerLogger) Infof(string, ...any)  {}
+func (badgerLogger) Debugf(string, ...any) {}

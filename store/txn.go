@@ -1,0 +1,284 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+
+	badger "github.com/dgraph-io/badger/v4"
+	"github.com/google/uuid"
+)
+
+// txnState is the writer's overlay for one Badger transaction: rows as the
+// transaction leaves them, and offsets it advances. Nothing reaches the
+// index until the commit succeeds (publish).
+type txnState struct {
+	s          *Store
+	txn        *badger.Txn
+	limit      int // writes allowed in this transaction
+	writes     int
+	truncLSN   int64 // watermark as of this transaction
+	truncWrote bool  // the truncate in progress wrote in this transaction
+
+	rows    []pendingRow
+	idx     map[uuid.UUID]int
+	offsets map[TopicPartition]int64
+	ids     []uuid.UUID // scratch for liveIDs
+
+	arena   arena
+	ents    []badger.Entry
+	scratch []byte
+}
+
+// pendingRow is one touched row.
+type pendingRow struct {
+	id        uuid.UUID
+	existed   bool // the index had an entry when the row was touched
+	wasLive   bool
+	firstSeq  uint64
+	nextSeq   uint64
+	latest    version
+	hasLatest bool
+	row       Row // the latest version's full row, when rowKnown
+	rowKnown  bool
+	added     []version
+}
+
+// Scratch bigger than this after a transaction (a truncate of a large view)
+// is dropped rather than kept for the next one.
+const keepScratch = 4096
+
+func (t *txnState) begin(s *Store, limit int) {
+	t.s = s
+	t.txn = s.db.NewTransaction(true)
+	t.limit = limit
+	t.writes = 0
+	t.truncLSN = s.truncLSN.Load()
+	t.truncWrote = false
+	if t.idx == nil {
+		t.idx = map[uuid.UUID]int{}
+		t.offsets = map[TopicPartition]int64{}
+	}
+}
+
+func (t *txnState) end() {
+	t.txn.Discard()
+	t.txn = nil
+	for i := range t.rows {
+		t.rows[i].row = Row{} // do not pin the batch's strings
+	}
+	t.rows = t.rows[:0]
+	if cap(t.rows) > keepScratch {
+		t.rows = nil
+	}
+	if len(t.idx) > keepScratch {
+		t.idx = map[uuid.UUID]int{}
+	} else {
+		clear(t.idx)
+	}
+	clear(t.offsets)
+	if cap(t.ids) > keepScratch {
+		t.ids = nil
+	}
+	// Badger holds on to keys, values and entries until the transaction
+	// ends; the next transaction gets fresh ones.
+	t.arena = arena{}
+	t.ents = nil
+}
+
+// touch returns the index in t.rows of the row's overlay, creating it from
+// the index on first use.
+func (t *txnState) touch(id uuid.UUID) int {
+	if i, ok := t.idx[id]; ok {
+		return i
+	}
+	i := len(t.rows)
+	var added []version
+	if i < cap(t.rows) {
+		added = t.rows[:i+1][i].added[:0]
+	}
+	t.rows = append(t.rows, pendingRow{id: id, added: added})
+	p := &t.rows[i]
+	// Read without the shard lock: only the writer, which holds s.mu, mutates.
+	if e, ok := t.s.shardFor(id).m[id]; ok {
+		p.existed = true
+		p.firstSeq, p.nextSeq = e.firstSeq, e.nextSeq()
+		if n := len(e.vers); n > 0 {
+			p.latest, p.hasLatest = e.vers[n-1], true
+			p.wasLive = !p.latest.deleted()
+		}
+	}
+	t.idx[id] = i
+	return i
+}
+
+// write adds a version (a delete when row is nil) after the row's latest.
+func (t *txnState) write(p *pendingRow, row *Row, src *Source) error {
+	if t.writes >= t.limit {
+		return errTxnFull
+	}
+	validFrom := src.TsMs
+	if p.hasLatest && validFrom < p.latest.validFrom {
+		validFrom = p.latest.validFrom // valid-from never goes back, so AsOf can bisect
+	}
+	t.scratch = appendVersionKey(t.scratch[:0], p.id, p.nextSeq)
+	key := t.arena.hold(t.scratch)
+	t.scratch = appendValue(t.scratch[:0], row == nil, row, src, validFrom)
+	val := t.arena.hold(t.scratch)
+	if err := t.setEntry(key, val); err != nil {
+		return fmt.Errorf("write row %s: %w", p.id, err)
+	}
+	v := version{validFrom: validFrom, lsn: src.LSN, flags: flagDeleted}
+	if row != nil {
+		v.flags = 0
+		if row.ContentType.Valid {
+			v.flags |= flagContentType
+			v.contentType = row.ContentType.String
+			if v.contentType != p.latest.contentType {
+				v.contentType = t.s.intern.string(v.contentType)
+			} else {
+				v.contentType = p.latest.contentType // already shared
+			}
+		}
+		if row.LengthSeconds.Valid {
+			v.flags |= flagLength
+			v.length = row.LengthSeconds.Int32
+		}
+		p.row, p.rowKnown = *row, true
+	} else {
+		p.row, p.rowKnown = Row{}, false
+	}
+	p.added = append(p.added, v)
+	p.latest, p.hasLatest = v, true
+	p.nextSeq++
+	t.writes++
+	return nil
+}
+
+func (t *txnState) set(key, val []byte) error {
+	if err := t.setEntry(key, val); err != nil {
+		return fmt.Errorf("write %x: %w", key, err)
+	}
+	return nil
+}
+
+// setEntry maps ErrTxnTooBig to errTxnFull: the entry was not added.
+func (t *txnState) setEntry(key, val []byte) error {
+	if len(t.ents) == cap(t.ents) {
+		t.ents = make([]badger.Entry, 0, 256) // the old slab stays valid for Badger
+	}
+	t.ents = append(t.ents, badger.Entry{Key: key, Value: val})
+	err := t.txn.SetEntry(&t.ents[len(t.ents)-1])
+	if errors.Is(err, badger.ErrTxnTooBig) {
+		return errTxnFull
+	}
+	return err
+}
+
+// latestRow returns the full row of p's latest version, reading Badger when
+// it was not written by this transaction (TOAST placeholders are rare).
+func (t *txnState) latestRow(p *pendingRow) (*Row, error) {
+	if p.rowKnown {
+		return &p.row, nil
+	}
+	item, err := t.txn.Get(appendVersionKey(nil, p.id, p.nextSeq-1))
+	if err != nil {
+		return nil, fmt.Errorf("read row %s: %w", p.id, err)
+	}
+	var v Version
+	err = item.Value(func(b []byte) error {
+		var err error
+		v, err = decodeVersion(b)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read row %s: %w", p.id, err)
+	}
+	p.row, p.rowKnown = v.Row, true
+	return &p.row, nil
+}
+
+// liveIDs lists the rows live as of this transaction.
+func (t *txnState) liveIDs() []uuid.UUID {
+	ids := t.ids[:0]
+	for i := range t.s.shards {
+		for id, e := range t.s.shards[i].m {
+			if _, touched := t.idx[id]; !touched && e.live() {
+				ids = append(ids, id)
+			}
+		}
+	}
+	for i := range t.rows {
+		if p := &t.rows[i]; p.hasLatest && !p.latest.deleted() {
+			ids = append(ids, p.id)
+		}
+	}
+	t.ids = ids
+	return ids
+}
+
+// advance folds in the batch's advances recorded before op pos.
+func (t *txnState) advance(b *Batch, from, pos int) int {
+	for ; from < len(b.advs) && b.advs[from].at <= pos; from++ {
+		t.offsets[b.advs[from].tp] = b.advs[from].next
+	}
+	return from
+}
+
+func (t *txnState) writeOffsets() error {
+	for tp, next := range t.offsets {
+		if err := t.set(offsetKey(tp), int64Value(next)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// publish makes a committed transaction visible to readers.
+func (t *txnState) publish() {
+	s := t.s
+	var delta int64
+	for i := range t.rows {
+		p := &t.rows[i]
+		if len(p.added) == 0 {
+			continue
+		}
+		sh := s.shardFor(p.id)
+		sh.mu.Lock()
+		e := sh.m[p.id]
+		if !p.existed {
+			e = entry{firstSeq: p.firstSeq}
+		}
+		e.vers = append(e.vers, p.added...)
+		sh.m[p.id] = e
+		sh.mu.Unlock()
+		if live := !p.latest.deleted(); live != p.wasLive {
+			if live {
+				delta++
+			} else {
+				delta--
+			}
+		}
+	}
+	s.live.Add(delta)
+	s.truncLSN.Store(t.truncLSN)
+	if len(t.offsets) > 0 {
+		s.offMu.Lock()
+		for tp, next := range t.offsets {
+			s.offsets[tp] = next
+		}
+		s.offMu.Unlock()
+	}
+}
+
+// arena hands out stable byte slices for Badger, which keeps every key and
+// value until the transaction ends.
+type arena struct{ buf []byte }
+
+func (a *arena) hold(b []byte) []byte {
+	if cap(a.buf)-len(a.buf) < len(b) {
+		a.buf = make([]byte, 0, max(64<<10, len(b)))
+	}
+	n := len(a.buf)
+	a.buf = append(a.buf, b...)
+	return a.buf[n:len(a.buf):len(a.buf)]
+}
