@@ -313,7 +313,9 @@ func (e *Enricher) waitForMisses(ctx context.Context) {
 	if e.cfg.JoinWait > 0 {
 		start := time.Now()
 		wctx, cancel := context.WithTimeout(ctx, e.cfg.JoinWait)
+		e.m.joinWaiting.Set(1)
 		err := e.cfg.Freshness.WaitCaughtUp(wctx)
+		e.m.joinWaiting.Set(0)
 		cancel()
 		outcome := "caught_up"
 		if err != nil {

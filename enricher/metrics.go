@@ -10,6 +10,7 @@ type metrics struct {
 	retries      *prometheus.CounterVec
 	joinWaits    *prometheus.CounterVec
 	joinWaitTime prometheus.Histogram
+	joinWaiting  prometheus.Gauge
 	batchSize    prometheus.Histogram
 	batchTime    prometheus.Histogram
 	produceTime  prometheus.Histogram
@@ -35,6 +36,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name:    "enricher_join_wait_seconds",
 			Help:    "Time batches with a miss waited for the content view.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 4, 9),
+		}),
+		joinWaiting: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "enricher_join_waiting",
+			Help: "1 while a batch with a miss is waiting for the content view.",
 		}),
 		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "enricher_batch_records",
@@ -62,7 +67,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"topic", "partition"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.events, m.retries, m.joinWaits, m.joinWaitTime, m.batchSize, m.batchTime, m.produceTime, m.latency, m.lag)
+		reg.MustRegister(m.events, m.retries, m.joinWaits, m.joinWaitTime, m.joinWaiting, m.batchSize, m.batchTime, m.produceTime, m.latency, m.lag)
 	}
 	return m
 }

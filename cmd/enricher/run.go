@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,7 +21,9 @@ import (
 
 	"github.com/thmanyah/enricher/cdc"
 	"github.com/thmanyah/enricher/debezium"
+	"github.com/thmanyah/enricher/enricher"
 	"github.com/thmanyah/enricher/httpapi"
+	"github.com/thmanyah/enricher/internal/retry"
 	"github.com/thmanyah/enricher/store"
 )
 
@@ -43,6 +46,8 @@ type RunConfig struct {
 
 	// PruneInterval is how often superseded versions are pruned; 0 means 10m.
 	PruneInterval time.Duration
+	// readerHook lets tests shorten the consumer group's timings.
+	readerHook func(*kafka.ReaderConfig)
 }
 
 func (c *RunConfig) validate() error {
@@ -113,7 +118,10 @@ type Main struct {
 
 	listener  net.Listener
 	server    *http.Server
-	dlqWriter *kafka.Writer
+	writer    *kafka.Writer // output and DLQ records, of every part
+	registry  *sr.Client
+	decoder   *debezium.Decoder
+	enricher  atomic.Pointer[enricher.Enricher]
 	closeOnce sync.Once
 }
 
@@ -139,25 +147,29 @@ func NewMain(cfg RunConfig, log *zap.Logger) (*Main, error) {
 
 	var src debezium.SchemaSource
 	if cfg.SchemaRegistryURL != "" {
-		cl, err := sr.NewClient(sr.URLs(cfg.SchemaRegistryURL))
+		m.registry, err = sr.NewClient(sr.URLs(cfg.SchemaRegistryURL))
 		if err != nil {
 			m.Close()
 			return nil, flagError("schema-registry-url", "SCHEMA_REGISTRY_URL", err.Error())
 		}
-		src = debezium.NewRegistrySource(cl)
+		src = debezium.NewRegistrySource(m.registry)
 	}
-	dec := debezium.NewDecoder(src)
+	m.decoder = debezium.NewDecoder(src)
 
-	m.dlqWriter = &kafka.Writer{
-		Addr:         kafka.TCP(cfg.Brokers...),
-		Balancer:     &kafka.Hash{},
+	m.writer = &kafka.Writer{
+		Addr: kafka.TCP(cfg.Brokers...),
+		// Murmur2 on the key, as Java producers do, so records keyed by event
+		// id land where any other producer of the same ids would put them.
+		Balancer:     &kafka.Murmur2Balancer{},
 		RequiredAcks: kafka.RequireAll,
-		BatchTimeout: 5 * time.Millisecond,
+		BatchSize:    10000,
+		BatchBytes:   8 << 20,
+		BatchTimeout: 2 * time.Millisecond,
 		MaxAttempts:  3,
 	}
 	m.View, err = cdc.New(cdc.Config{
 		Brokers: cfg.Brokers, Topic: cfg.ContentTopic, DLQTopic: cfg.DLQTopic,
-		Store: st, Decoder: dec, DLQ: m.dlqWriter,
+		Store: st, Decoder: m.decoder, DLQ: m.writer,
 		Logger: log.Named("cdc"), Registerer: m.Registry,
 	})
 	if err != nil {
@@ -165,7 +177,13 @@ func NewMain(cfg RunConfig, log *zap.Logger) (*Main, error) {
 		return nil, err
 	}
 
-	h, err := httpapi.NewHandler(httpapi.Config{View: st, Tracker: m.View, Gatherer: m.Registry, Logger: log.Named("http")})
+	h, err := httpapi.NewHandler(httpapi.Config{View: st, Tracker: m.View, Gatherer: m.Registry, Logger: log.Named("http"),
+		Stats: func() map[string]any {
+			if e := m.enricher.Load(); e != nil {
+				return map[string]any{"enricher": e.Stats()}
+			}
+			return nil
+		}})
 	if err != nil {
 		m.Close()
 		return nil, err
@@ -189,9 +207,9 @@ func (m *Main) Run(ctx context.Context) error {
 	defer cancel()
 	m.ensureTopics(ctx)
 
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
 	go func() {
 		defer wg.Done()
 		if err := m.server.Serve(m.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -205,6 +223,12 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 	}()
 	go func() { defer wg.Done(); m.pruneLoop(ctx) }()
+	go func() {
+		defer wg.Done()
+		if err := m.runEnricher(ctx); err != nil {
+			errc <- fmt.Errorf("enricher: %w", err)
+		}
+	}()
 	m.log.Info("enricher running", zap.String("http", m.HTTPAddr()), zap.Strings("brokers", m.cfg.Brokers),
 		zap.String("content_topic", m.cfg.ContentTopic), zap.String("data_dir", m.cfg.DataDir))
 
@@ -221,6 +245,48 @@ func (m *Main) Run(ctx context.Context) error {
 	_ = m.server.Shutdown(shutdownCtx)
 	wg.Wait()
 	return err
+}
+
+// runEnricher registers the output schema (retrying while the registry is
+// unreachable), then enriches until ctx ends.
+func (m *Main) runEnricher(ctx context.Context) error {
+	framing, id := enricher.FramingSingleObject, 0
+	if m.registry != nil {
+		framing = enricher.FramingConfluent
+		for attempt := 0; ; attempt++ {
+			var err error
+			if id, err = enricher.RegisterSchema(ctx, m.registry, enricher.Subject); err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				return nil
+			}
+			m.log.Warn("register output schema; retrying", zap.String("subject", enricher.Subject), zap.Error(err))
+			if retry.Default.Wait(ctx, attempt) != nil {
+				return nil
+			}
+		}
+	}
+	enc, err := enricher.NewEncoder(id, framing)
+	if err != nil {
+		return err
+	}
+	mode := enricher.ModeAsOf
+	if m.cfg.JoinMode == "latest" {
+		mode = enricher.ModeLatest
+	}
+	e, err := enricher.New(enricher.Config{
+		Brokers: m.cfg.Brokers, Topics: m.cfg.EventsTopics, Group: m.cfg.Group,
+		OutputTopic: m.cfg.OutputTopic, DLQTopic: m.cfg.DLQTopic,
+		View: m.Store, Freshness: m.View, Decoder: m.decoder, Encoder: enc, Producer: m.writer,
+		Mode: mode, JoinWait: m.cfg.JoinWait,
+		Logger: m.log.Named("enricher"), Registerer: m.Registry, Reader: m.cfg.readerHook,
+	})
+	if err != nil {
+		return err
+	}
+	m.enricher.Store(e)
+	return e.Run(ctx)
 }
 
 func (m *Main) pruneLoop(ctx context.Context) {
@@ -248,6 +314,7 @@ func (m *Main) ensureTopics(ctx context.Context) {
 	cl := &kafka.Client{Addr: kafka.TCP(m.cfg.Brokers...), Timeout: 10 * time.Second}
 	res, err := cl.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{
 		{Topic: m.cfg.DLQTopic, NumPartitions: 1, ReplicationFactor: -1},
+		{Topic: m.cfg.OutputTopic, NumPartitions: 6, ReplicationFactor: -1},
 	}})
 	if err != nil {
 		m.log.Warn("create topics (they may need to be created by hand)", zap.Error(err))
@@ -266,8 +333,8 @@ func (m *Main) Close() {
 		if m.listener != nil {
 			_ = m.listener.Close()
 		}
-		if m.dlqWriter != nil {
-			_ = m.dlqWriter.Close()
+		if m.writer != nil {
+			_ = m.writer.Close()
 		}
 		if m.Store != nil {
 			if err := m.Store.Close(); err != nil {
