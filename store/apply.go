@@ -157,7 +157,7 @@ func (s *Store) applyTxn(b *Batch, cur cursor, limit, n int) (cursor, ApplyStats
 // put applies one row change to the transaction.
 func (t *txnState) put(c *Change) (outcome, error) {
 	p := &t.rows[t.touch(c.ID)]
-	if t.stale(c.Source.LSN, p) {
+	if t.stale(&c.Source, p) {
 		return stale, nil
 	}
 	if c.Delete && (!p.hasLatest || p.latest.deleted()) {
@@ -177,11 +177,14 @@ func (t *txnState) put(c *Change) (outcome, error) {
 	return applied, t.write(p, &row, &c.Source)
 }
 
-// stale reports whether a change with this LSN was already applied (or
-// predates the truncate watermark). LSN 0 is unknown and never stale.
-func (t *txnState) stale(lsn int64, p *pendingRow) bool {
+// stale reports whether a change was already applied or predates the last
+// truncate. With its LSN known that decides; without one (the flattened
+// forms) only a commit time before the truncate's makes it stale, because a
+// truncate on another partition may have been read before it.
+func (t *txnState) stale(src *Source, p *pendingRow) bool {
+	lsn := src.LSN
 	if lsn == 0 {
-		return false
+		return t.truncTs != 0 && src.TsMs < t.truncTs
 	}
 	if t.truncLSN != 0 && lsn < t.truncLSN {
 		return true
@@ -217,10 +220,19 @@ func (t *txnState) truncate(src *Source, wroteBefore bool) (outcome, error) {
 		if src.LSN != 0 && p.latest.lsn > src.LSN {
 			continue
 		}
+		if p.latest.lsn == 0 && src.TsMs != 0 && p.latest.validFrom > src.TsMs {
+			continue // no LSN to compare: a later commit time says it came after
+		}
 		if err := t.write(p, nil, src); err != nil {
 			return 0, err
 		}
 		t.truncWrote = true
+	}
+	if src.TsMs > t.truncTs {
+		if err := t.set(keyTruncTs, int64Value(src.TsMs)); err != nil {
+			return 0, err
+		}
+		t.truncTs = src.TsMs
 	}
 	if src.LSN != 0 {
 		if err := t.set(keyTruncate, int64Value(src.LSN)); err != nil {

@@ -19,6 +19,7 @@ const (
 	metaFormat   byte = 'f' // one byte: formatVersion
 	metaOffset   byte = 'o' // + partition (4, big-endian) + topic: next offset (8, big-endian)
 	metaTruncate byte = 't' // truncate watermark LSN (8, big-endian)
+	metaTruncTs  byte = 's' // commit time of the last truncate, ms (8, big-endian)
 
 	formatVersion byte = 1
 
@@ -56,6 +57,7 @@ func rowPrefix(id uuid.UUID) []byte {
 var (
 	keyFormat   = []byte{prefixMeta, metaFormat}
 	keyTruncate = []byte{prefixMeta, metaTruncate}
+	keyTruncTs  = []byte{prefixMeta, metaTruncTs}
 )
 
 func offsetKey(tp TopicPartition) []byte {

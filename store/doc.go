@@ -27,17 +27,23 @@
 // previous version's is raised to it, so valid-from never decreases. A
 // change whose known LSN is <= the row's latest known LSN, or below the
 // truncate watermark, is stale and skipped: re-delivery never moves a row
-// back. LSN 0 (unknown) always applies. Deleting an absent or deleted row
-// writes nothing. A truncate writes a delete version for every live row and
-// raises the watermark. Columns in Change.Keep (TOAST placeholders) take the
-// latest stored value. Prune drops versions whose validity ended before the
+// back. A change with LSN 0 (unknown: the flattened forms) applies unless its
+// commit time precedes the last truncate's. Deleting an absent or deleted row
+// writes nothing. A truncate writes a delete version for every live row but
+// those that committed after it (a higher known LSN or, without one, a later
+// commit time: a truncate has no key, so on a multi-partition topic it may be
+// read before changes that follow it), and raises the watermarks; a truncate
+// at or below the LSN watermark is stale. Columns in Change.Keep (TOAST
+// placeholders) take the latest stored value. Prune drops versions whose validity ended before the
 // retention window, and the whole history of rows deleted before it; a
 // re-delivery older than the retention window can then resurrect such a row.
 //
 // Memory: per row, the projection the join needs (content type, length,
-// valid-from, LSN, deleted flag) of every stored version, in 64 shards
-// behind read-write locks. Current and AsOf are served from it without
-// allocating or touching Badger; it is rebuilt at Open and changed only
-// after a successful commit, by the single writer (Apply and Prune are
-// serialized). Get, List and History read Badger.
+// valid-from, LSN, deleted flag) of every stored version, with the latest
+// one inline in the map slot, in 64 shards behind read-write locks. Current
+// and AsOf are served from it without allocating or touching Badger; it is
+// rebuilt at Open (after verifying table checksums, since Badger's iterators
+// stop silently at a damaged block) and changed only after a successful
+// commit, by the single writer (Apply and Prune are serialized). Get, List
+// and History read Badger.
 package store

@@ -281,3 +281,45 @@ func equalInts(a, b []int64) bool {
 	}
 	return true
 }
+
+// TestTruncateOrderWithoutLSN: on a multi-partition topic a truncate may be
+// read before or after changes from other partitions. For changes without an
+// LSN (flattened forms) the commit time orders them against the truncate, so
+// both reading orders end in the same view.
+func TestTruncateOrderWithoutLSN(t *testing.T) {
+	noLSN := func(c Change) Change { c.Source.LSN = 0; return c }
+	before := noLSN(upsert(1, 100, 1000)) // committed before the truncate
+	after := noLSN(upsert(2, 300, 3000))  // committed after it
+	trunc := Source{Topic: testTopic, Partition: 1, LSN: 200, TsMs: 2000}
+	for _, tc := range []struct {
+		name  string
+		order func(b *Batch)
+	}{
+		{"truncate read last", func(b *Batch) { b.Put(before); b.Put(after); b.Truncate(trunc) }},
+		{"truncate read first", func(b *Batch) { b.Truncate(trunc); b.Put(before); b.Put(after) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newTestStore(t)
+			var b Batch
+			tc.order(&b)
+			if _, err := s.Apply(&b); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := s.Current(testID(1)); ok {
+				t.Errorf("row committed before the truncate: got live, want deleted")
+			}
+			if _, ok := s.Current(testID(2)); !ok {
+				t.Errorf("row committed after the truncate: got deleted, want live")
+			}
+			s = reopen(t, s)
+			var b2 Batch
+			b2.Put(noLSN(upsert(1, 150, 1500))) // re-delivered pre-truncate change
+			if _, err := s.Apply(&b2); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := s.Current(testID(1)); ok {
+				t.Errorf("after restart, a pre-truncate change resurrected the row")
+			}
+		})
+	}
+}

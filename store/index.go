@@ -33,15 +33,18 @@ func (v *version) lookup() Lookup {
 
 // entry is the history of one row. Pruning only ever drops a prefix, so the
 // sequences of the stored versions are firstSeq, firstSeq+1, ... and need not
-// be kept per version.
+// be kept per version. An entry always holds at least one version.
 type entry struct {
+	// latest repeats the last element of vers inside the map slot: most
+	// lookups want it, and reaching vers costs another cache miss.
+	latest   version
 	firstSeq uint64
 	vers     []version // oldest first, validFrom non-decreasing
 }
 
 func (e *entry) nextSeq() uint64 { return e.firstSeq + uint64(len(e.vers)) }
 
-func (e *entry) live() bool { return len(e.vers) > 0 && !e.vers[len(e.vers)-1].deleted() }
+func (e *entry) live() bool { return !e.latest.deleted() }
 
 // shard is one slice of the index. Readers take the read lock; the writer
 // (Apply, Prune, holding Store.mu) takes the write lock only to publish.
@@ -65,16 +68,11 @@ func (s *Store) Current(id uuid.UUID) (Lookup, bool) {
 	sh := s.shardFor(id)
 	sh.mu.RLock()
 	e, ok := sh.m[id]
-	if !ok || len(e.vers) == 0 {
-		sh.mu.RUnlock()
-		return Lookup{}, false
-	}
-	v := e.vers[len(e.vers)-1]
 	sh.mu.RUnlock()
-	if v.deleted() {
+	if !ok || e.latest.deleted() {
 		return Lookup{}, false
 	}
-	return v.lookup(), true
+	return e.latest.lookup(), true
 }
 
 // AsOf returns the version valid at tsMs: the last one with ValidFromMs <= tsMs,
@@ -86,9 +84,16 @@ func (s *Store) AsOf(id uuid.UUID, tsMs int64) (Lookup, bool) {
 	sh := s.shardFor(id)
 	sh.mu.RLock()
 	e, ok := sh.m[id]
-	if !ok || len(e.vers) == 0 {
+	if !ok {
 		sh.mu.RUnlock()
 		return Lookup{}, false
+	}
+	if e.latest.validFrom <= tsMs { // the common case: an event after the last change
+		sh.mu.RUnlock()
+		if e.latest.deleted() {
+			return Lookup{}, false
+		}
+		return e.latest.lookup(), true
 	}
 	// Find the first version with validFrom > tsMs; the answer precedes it.
 	lo, hi := 0, len(e.vers)

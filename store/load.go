@@ -8,9 +8,9 @@ import (
 	"github.com/google/uuid"
 )
 
-// loadSafe builds the index; a damaged table can make Badger's iterator
-// panic, and Open promises an error instead.
-func (s *Store) loadSafe() (err error) {
+// loadSafe builds the index and returns the number of versions loaded; a
+// damaged table can make Badger panic, and Open promises an error instead.
+func (s *Store) loadSafe() (versions int, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("load index: damaged data: badger panicked: %v", r)
@@ -20,10 +20,10 @@ func (s *Store) loadSafe() (err error) {
 	// half a view; its table checks at open panic in goroutines we cannot
 	// recover. Verifying here, in our goroutine, turns damage into an error.
 	if err := s.db.VerifyChecksum(); err != nil {
-		return fmt.Errorf("verify tables: %w", err)
+		return 0, fmt.Errorf("verify tables: %w", err)
 	}
 	if err := s.ensureFormat(); err != nil {
-		return err
+		return 0, err
 	}
 	return s.load()
 }
@@ -62,9 +62,11 @@ func (s *Store) checkEmpty(txn *badger.Txn) error {
 
 // load reads every key once: meta keys into offsets and the watermark,
 // version keys into the index.
-func (s *Store) load() error {
-	return s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 256})
+func (s *Store) load() (versions int, err error) {
+	err = s.db.View(func(txn *badger.Txn) error {
+		// No value prefetch: values live in the LSM tree (far below the
+		// value threshold) and Badger prefetches with a goroutine per item.
+		it := txn.NewIterator(badger.IteratorOptions{})
 		defer it.Close()
 		var (
 			cur     uuid.UUID
@@ -73,6 +75,7 @@ func (s *Store) load() error {
 		)
 		flush := func() {
 			if started {
+				e.latest = e.vers[len(e.vers)-1]
 				s.shardFor(cur).m[cur] = e
 				if e.live() {
 					s.live.Add(1)
@@ -107,6 +110,7 @@ func (s *Store) load() error {
 					return fmt.Errorf("row %s version %d: valid-from goes back: %w", id, seq, errCorrupt)
 				}
 				e.vers = append(e.vers, v)
+				versions++
 			case len(k) > 1 && k[0] == prefixMeta:
 				if err := s.loadMeta(item); err != nil {
 					return err
@@ -118,6 +122,7 @@ func (s *Store) load() error {
 		flush()
 		return nil
 	})
+	return versions, err
 }
 
 func (s *Store) loadMeta(item *badger.Item) error {
@@ -138,6 +143,8 @@ func (s *Store) loadMeta(item *badger.Item) error {
 	case metaFormat:
 	case metaTruncate:
 		s.truncLSN.Store(val)
+	case metaTruncTs:
+		s.truncTs.Store(val)
 	case metaOffset:
 		tp, err := parseOffsetKey(k)
 		if err != nil {

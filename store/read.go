@@ -59,7 +59,7 @@ func (s *Store) History(id uuid.UUID) ([]Version, error) {
 	var out []Version
 	err := s.db.View(func(txn *badger.Txn) error {
 		prefix := rowPrefix(id)
-		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 16, Prefix: prefix})
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
 		defer it.Close()
 		for it.Seek(prefix); it.Valid(); it.Next() {
 			item := it.Item()
@@ -96,7 +96,7 @@ func (s *Store) List(after uuid.UUID, limit int) ([]Record, error) {
 	}
 	var out []Record
 	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 64, Prefix: []byte{prefixVersion}})
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixVersion}})
 		defer it.Close()
 		start := []byte{prefixVersion}
 		if after != uuid.Nil {

@@ -327,6 +327,48 @@ func writeFile(t *testing.T, path, s string) {
 	}
 }
 
+func TestOpenDefaults(t *testing.T) {
+	s := newTestStore(t)
+	if s.retention != DefaultHistoryRetention {
+		t.Errorf("retention: got %v, want %v", s.retention, DefaultHistoryRetention)
+	}
+	if s.log == nil {
+		t.Errorf("logger: got nil, want a no-op logger")
+	}
+}
+
+// The join calls these per event: they must not allocate.
+func TestLookupsDoNotAllocate(t *testing.T) {
+	s := newTestStore(t)
+	mustApply(t, s, batchOf(upsert(1, 10, 100), upsert(1, 20, 200), upsert(1, 30, 300)))
+	id := testID(1)
+	tests := []struct {
+		name string
+		f    func()
+	}{
+		{"Current", func() { s.Current(id) }},
+		{"AsOf latest", func() { s.AsOf(id, 1000) }},
+		{"AsOf history", func() { s.AsOf(id, 150) }},
+		{"AsOf unknown", func() { s.AsOf(testID(2), 150) }},
+	}
+	for _, tt := range tests {
+		if got := testing.AllocsPerRun(100, tt.f); got != 0 {
+			t.Errorf("%s: got %v allocs, want 0", tt.name, got)
+		}
+	}
+}
+
+func TestOffsetsIsACopy(t *testing.T) {
+	s := newTestStore(t)
+	var b Batch
+	b.Advance(testTP, 5)
+	mustApply(t, s, &b)
+	s.Offsets()[testTP] = 99
+	if got := s.Offsets()[testTP]; got != 5 {
+		t.Errorf("offset: got %d, want 5", got)
+	}
+}
+
 func TestOpenCreatesDir(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "a", "b")
 	openTestStore(t, Options{Dir: dir})
@@ -377,6 +419,25 @@ func TestConcurrentReaders(t *testing.T) {
 	wg.Wait()
 	if got := s.Len(); got != rows {
 		t.Errorf("Len: got %d, want %d", got, rows)
+	}
+}
+
+func TestOpenLogsSummary(t *testing.T) {
+	dir := t.TempDir()
+	s := openTestStore(t, Options{Dir: dir})
+	mustApply(t, s, batchOf(upsert(1, 1, 1), upsert(1, 2, 2), upsert(2, 3, 3)))
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	core, logs := observer.New(zapcore.InfoLevel)
+	openTestStore(t, Options{Dir: dir, Logger: zap.New(core)})
+	entries := logs.FilterMessage("store opened").All()
+	if len(entries) != 1 {
+		t.Fatalf("log entries: got %d, want 1", len(entries))
+	}
+	f := entries[0].ContextMap()
+	if f["rows"] != int64(2) || f["versions"] != int64(3) {
+		t.Errorf("fields: got rows %v versions %v, want 2 and 3", f["rows"], f["versions"])
 	}
 }
 

@@ -42,6 +42,7 @@ type Store struct {
 	mu       sync.Mutex
 	closed   atomic.Bool
 	truncLSN atomic.Int64 // durable truncate watermark; written under mu
+	truncTs  atomic.Int64 // commit time of the last truncate; orders LSN-less changes against it
 	intern   interner     // guarded by mu
 	tx       txnState     // scratch reused by Apply; guarded by mu
 
@@ -90,10 +91,15 @@ func Open(opts Options) (*Store, error) {
 	for i := range s.shards {
 		s.shards[i].m = map[uuid.UUID]entry{}
 	}
-	if err := s.loadSafe(); err != nil {
+	start := time.Now()
+	versions, err := s.loadSafe()
+	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open store %s: %w", opts.Dir, err)
 	}
+	s.log.Info("store opened", zap.String("dir", opts.Dir), zap.Int("rows", s.Len()),
+		zap.Int("versions", versions), zap.Int64("truncate_lsn", s.truncLSN.Load()),
+		zap.Duration("took", time.Since(start)))
 	return s, nil
 }
 

@@ -17,6 +17,7 @@ type txnState struct {
 	limit      int // writes allowed in this transaction
 	writes     int
 	truncLSN   int64 // watermark as of this transaction
+	truncTs    int64 // commit time of the last truncate as of this transaction
 	truncWrote bool  // the truncate in progress wrote in this transaction
 
 	rows    []pendingRow
@@ -32,7 +33,8 @@ type txnState struct {
 // pendingRow is one touched row.
 type pendingRow struct {
 	id        uuid.UUID
-	existed   bool // the index had an entry when the row was touched
+	base      entry // the index entry when touched; publish extends it without a second lookup
+	existed   bool  // the index had an entry when the row was touched
 	wasLive   bool
 	firstSeq  uint64
 	nextSeq   uint64
@@ -53,6 +55,7 @@ func (t *txnState) begin(s *Store, limit int) {
 	t.limit = limit
 	t.writes = 0
 	t.truncLSN = s.truncLSN.Load()
+	t.truncTs = s.truncTs.Load()
 	t.truncWrote = false
 	if t.idx == nil {
 		t.idx = map[uuid.UUID]int{}
@@ -65,6 +68,7 @@ func (t *txnState) end() {
 	t.txn = nil
 	for i := range t.rows {
 		t.rows[i].row = Row{} // do not pin the batch's strings
+		t.rows[i].base = entry{}
 	}
 	t.rows = t.rows[:0]
 	if cap(t.rows) > keepScratch {
@@ -100,12 +104,10 @@ func (t *txnState) touch(id uuid.UUID) int {
 	p := &t.rows[i]
 	// Read without the shard lock: only the writer, which holds s.mu, mutates.
 	if e, ok := t.s.shardFor(id).m[id]; ok {
-		p.existed = true
+		p.base, p.existed = e, true
 		p.firstSeq, p.nextSeq = e.firstSeq, e.nextSeq()
-		if n := len(e.vers); n > 0 {
-			p.latest, p.hasLatest = e.vers[n-1], true
-			p.wasLive = !p.latest.deleted()
-		}
+		p.latest, p.hasLatest = e.latest, true
+		p.wasLive = e.live()
 	}
 	t.idx[id] = i
 	return i
@@ -242,13 +244,15 @@ func (t *txnState) publish() {
 		if len(p.added) == 0 {
 			continue
 		}
-		sh := s.shardFor(p.id)
-		sh.mu.Lock()
-		e := sh.m[p.id]
+		e := p.base // still current: only the writer changes the index
 		if !p.existed {
 			e = entry{firstSeq: p.firstSeq}
 		}
+		sh := s.shardFor(p.id)
+		sh.mu.Lock()
+		// Appending may write past the length readers know, never inside it.
 		e.vers = append(e.vers, p.added...)
+		e.latest = p.latest
 		sh.m[p.id] = e
 		sh.mu.Unlock()
 		if live := !p.latest.deleted(); live != p.wasLive {
@@ -261,6 +265,7 @@ func (t *txnState) publish() {
 	}
 	s.live.Add(delta)
 	s.truncLSN.Store(t.truncLSN)
+	s.truncTs.Store(t.truncTs)
 	if len(t.offsets) > 0 {
 		s.offMu.Lock()
 		for tp, next := range t.offsets {

@@ -53,10 +53,6 @@ type contentGen struct {
 	sent    map[uuid.UUID][]*kgo.Record // LSN-bearing records, for re-delivery
 	ids     []uuid.UUID
 	garbage []*kgo.Record
-	// lsnOnly limits new rows to the forms that carry an LSN. Truncates are
-	// ordered across partitions by LSN alone, and the flattened forms have none
-	// (ExtractNewRecordState drops truncates, so real topics never mix the two).
-	lsnOnly bool
 }
 
 func newContentGen(t *testing.T, seed uint64) *contentGen {
@@ -102,9 +98,6 @@ func (g *contentGen) next(n int) []*kgo.Record {
 		case p < 35 || len(g.ids) == 0: // create
 			id := uuid.New()
 			f := dbztest.Form(g.rng.IntN(int(dbztest.NumForms)))
-			if g.lsnOnly && (f == dbztest.FormUnwrapPlain || f == dbztest.FormUnwrapSchema) {
-				f = dbztest.FormPlain
-			}
 			g.form[id], g.ids = f, append(g.ids, id)
 			out = append(out, g.change(id, 'c', g.row(id), src))
 		case p < 75: // update, sometimes with the title left in TOAST
@@ -356,7 +349,6 @@ func TestContentViewEndToEnd(t *testing.T) {
 	waitCaughtUp(t, tm, kc)
 	clear(g.model)
 	g.assertView(tm)
-	g.lsnOnly = true
 
 	kc.Produce(g.next(1500)...)
 	waitCaughtUp(t, tm, kc)
