@@ -113,6 +113,7 @@ type Enricher struct {
 	headers []kafka.Header
 	arena   []byte
 	misses  []int
+	counts  outcomes
 
 	mu      sync.Mutex
 	started bool
@@ -287,12 +288,16 @@ func (e *Enricher) process(ctx, workCtx context.Context, batch []kafka.Message) 
 		}
 	}
 	now := time.Now()
+	e.counts = e.counts[:0]
 	for i := range e.events {
 		it := &e.events[i]
-		e.m.events.WithLabelValues(it.result).Inc()
+		e.counts.add(it.msg.Topic, it.result)
 		if it.result != "dlq" && it.result != "skipped" {
 			e.m.latency.Observe(now.Sub(it.msg.Time).Seconds())
 		}
+	}
+	for _, c := range e.counts {
+		e.m.events.WithLabelValues(c.topic, c.result).Add(float64(c.n))
 	}
 	e.m.batchSize.Observe(float64(len(batch)))
 	e.m.batchTime.Observe(time.Since(start).Seconds())

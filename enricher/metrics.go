@@ -22,8 +22,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "enricher_events_total",
-			Help: "Engagement records by outcome: enriched, miss (content unknown), no_content_id, skipped (delete, tombstone, truncate, heartbeat), dlq.",
-		}, []string{"result"}),
+			Help: "Engagement records by input topic and outcome: enriched (join hit), miss (content unknown), no_content_id, skipped (delete, tombstone, truncate, heartbeat), dlq.",
+		}, []string{"topic", "result"}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "enricher_retries_total",
 			Help: "Retries of transient failures in the enricher, by reason: produce, commit, schema_registry.",
@@ -72,14 +72,40 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	return m
 }
 
-// snapshot returns the event counters by outcome, for /debug/stats.
+// snapshot returns the event counters by outcome, summed over topics, for /debug/stats.
 func (m *metrics) snapshot() map[string]any {
 	counts := map[string]float64{}
-	for _, r := range []string{"enriched", "miss", "no_content_id", "skipped", "dlq"} {
+	ch := make(chan prometheus.Metric, 64)
+	go func() { m.events.Collect(ch); close(ch) }()
+	for pm := range ch {
 		var d dto.Metric
-		if err := m.events.WithLabelValues(r).Write(&d); err == nil {
-			counts[r] = d.GetCounter().GetValue()
+		if err := pm.Write(&d); err != nil {
+			continue
+		}
+		for _, l := range d.GetLabel() {
+			if l.GetName() == "result" {
+				counts[l.GetValue()] += d.GetCounter().GetValue()
+			}
 		}
 	}
 	return map[string]any{"events": counts}
+}
+
+// outcomes counts a batch's outcomes so the counters are touched once per
+// (topic, result) and batch, not once per event.
+type outcomes []outcomeCount
+
+type outcomeCount struct {
+	topic, result string
+	n             int
+}
+
+func (o *outcomes) add(topic, result string) {
+	for i := range *o {
+		if c := &(*o)[i]; c.topic == topic && c.result == result {
+			c.n++
+			return
+		}
+	}
+	*o = append(*o, outcomeCount{topic, result, 1})
 }

@@ -37,6 +37,9 @@ type Config struct {
 	Logger   *zap.Logger
 	// Stats, when set, adds its fields to /debug/stats (the enricher's counters).
 	Stats func() map[string]any
+	// Blocked, when set and returning a reason, keeps /readyz at 503 with that
+	// reason although the view is ready (e.g. the output schema cannot be registered).
+	Blocked func() string
 }
 
 const (
@@ -199,8 +202,14 @@ func (h *handler) stats(w http.ResponseWriter, _ *http.Request) {
 
 func (h *handler) readyz(w http.ResponseWriter, _ *http.Request) {
 	if !h.Tracker.Ready() {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "partitions": h.Tracker.Status()})
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "reason": "content view catching up", "partitions": h.Tracker.Status()})
 		return
+	}
+	if h.Blocked != nil {
+		if reason := h.Blocked(); reason != "" {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "reason": reason})
+			return
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"ready": true})
 }

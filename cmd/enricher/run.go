@@ -122,6 +122,7 @@ type Main struct {
 	registry  *sr.Client
 	decoder   *debezium.Decoder
 	enricher  atomic.Pointer[enricher.Enricher]
+	blocked   atomic.Pointer[string] // why the enricher cannot start, shown by /readyz
 	closeOnce sync.Once
 }
 
@@ -183,6 +184,12 @@ func NewMain(cfg RunConfig, log *zap.Logger) (*Main, error) {
 				return map[string]any{"enricher": e.Stats()}
 			}
 			return nil
+		},
+		Blocked: func() string {
+			if r := m.blocked.Load(); r != nil {
+				return *r
+			}
+			return ""
 		}})
 	if err != nil {
 		m.Close()
@@ -261,12 +268,15 @@ func (m *Main) runEnricher(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil
 			}
+			reason := fmt.Sprintf("schema registry: cannot register %s: %v", enricher.Subject, err)
+			m.blocked.Store(&reason)
 			m.log.Warn("register output schema; retrying", zap.String("subject", enricher.Subject), zap.Error(err))
 			if retry.Default.Wait(ctx, attempt) != nil {
 				return nil
 			}
 		}
 	}
+	m.blocked.Store(nil)
 	enc, err := enricher.NewEncoder(id, framing)
 	if err != nil {
 		return err
