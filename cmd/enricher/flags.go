@@ -52,6 +52,6 @@ on the command line wins.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCmd())
+	root.AddCommand(newRunCmd(), newCaptureCmd(), newDatagenCmd())
 	return root
 }
