@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -16,8 +15,6 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sr"
-	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	"github.com/thmanyah/enricher/internal/dbztest"
 	"github.com/thmanyah/enricher/internal/fixtures"
@@ -65,12 +62,7 @@ func TestEnrichFixtures(t *testing.T) {
 	kc.Topic(eventsTopic, 1, nil)
 	kc.Topic(backfillTopic, 1, nil)
 	kc.Topic(outputTopic, 1, nil)
-	reg := srfake.New()
-	t.Cleanup(reg.Close)
-	for id, s := range map[int][2]string{1: {"thmanyah.public.content-key", "content.key.avsc"}, 2: {"thmanyah.public.content-value", "content.value.avsc"},
-		3: {"thmanyah.public.engagement_events-key", "engagement_events.key.avsc"}, 4: {"thmanyah.public.engagement_events-value", "engagement_events.value.avsc"}} {
-		reg.SeedSchema(s[0], 1, id, sr.Schema{Schema: dbztest.AvroSchema(s[1])})
-	}
+	reg := newTestRegistry(t)
 
 	type sent struct{ name, form string }
 	var content, events []*kgo.Record
@@ -111,7 +103,7 @@ func TestEnrichFixtures(t *testing.T) {
 			wantOut++
 		}
 	}
-	dec := newOutputDecoder(t, reg)
+	dec := newOutputDecoder(t, reg.Registry)
 	out := kc.ReadAll(outputTopic, wantOut, 60*time.Second)
 	seen := map[string]bool{}
 	for _, r := range out {
@@ -140,16 +132,8 @@ func TestEventBeforeItsContentTimesOut(t *testing.T) {
 	for _, tp := range []string{contentTopic, eventsTopic, backfillTopic, outputTopic} {
 		kc.Topic(tp, 1, nil)
 	}
-	reg := srfake.New()
-	t.Cleanup(reg.Close)
-	var down atomic.Bool
-	reg.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
-		if down.Load() {
-			http.Error(w, "down", http.StatusServiceUnavailable)
-			return true
-		}
-		return false
-	})
+	reg := newTestRegistry(t)
+	down := &reg.down
 	cfg := testConfig(kc.Addrs(), t.TempDir())
 	cfg.SchemaRegistryURL = reg.URL()
 	cfg.JoinWait = 300 * time.Millisecond
@@ -168,7 +152,7 @@ func TestEventBeforeItsContentTimesOut(t *testing.T) {
 		t.Fatalf("got %d outputs, want 1", len(out))
 	}
 	down.Store(false) // the decoder of the test fetches the output schema
-	if e := newOutputDecoder(t, reg).decode(out[0]); e.String() != "key=1 type=NULL len=NULL secs=5 pct=NULL" {
+	if e := newOutputDecoder(t, reg.Registry).decode(out[0]); e.String() != "key=1 type=NULL len=NULL secs=5 pct=NULL" {
 		t.Fatalf("got %s, want a miss", e)
 	}
 	if n := counter(t, tm.Registry, "enricher_join_waits_total", map[string]string{"outcome": "timeout"}); n != 1 {
@@ -210,20 +194,7 @@ func TestTwoInstancesShareTheGroup(t *testing.T) {
 		recs = append(recs, &kgo.Record{Topic: eventsTopic, Partition: int32(i % 6), Key: []byte(strconv.Itoa(i)), Value: plainEvent(int64(i), nil, time.Now(), i32(1000))})
 	}
 	kc.Produce(recs...)
-	count := map[string]int{}
-	for _, r := range kc.ReadAll(outputTopic, n, 60*time.Second) {
-		count[string(r.Key)]++
-	}
-	dups := 0
-	for i := 0; i < n; i++ {
-		switch c := count[strconv.Itoa(i)]; {
-		case c == 0:
-			t.Errorf("event %d: no output", i)
-		case c > 1:
-			dups += c - 1
-		}
-	}
-	if dups != 0 {
+	if dups := onceEach(t, kc.ReadAll(outputTopic, n, 60*time.Second), n); dups != 0 {
 		t.Errorf("%d duplicates in a clean run, want 0", dups)
 	}
 	for i, m := range ms {
@@ -279,17 +250,6 @@ func TestRestartMidStream(t *testing.T) {
 	}
 	<-done
 	startMain(t, cfg)
-	count := map[string]int{}
-	for _, r := range kc.ReadAll(outputTopic, n, 60*time.Second) {
-		count[string(r.Key)]++
-	}
-	dups := 0
-	for i := 0; i < n; i++ {
-		if c := count[strconv.Itoa(i)]; c == 0 {
-			t.Fatalf("event %d lost across restarts", i)
-		} else {
-			dups += c - 1
-		}
-	}
+	dups := onceEach(t, kc.ReadAll(outputTopic, n, 60*time.Second), n)
 	t.Logf("2 restarts mid-stream: %d events, 0 lost, %d duplicates", n, dups)
 }

@@ -4,16 +4,13 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"strconv"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/linkedin/goavro/v2"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sr"
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	"github.com/thmanyah/enricher/enricher"
@@ -262,18 +259,9 @@ func TestEventBeforeItsContent(t *testing.T) {
 	kc.Topic(eventsTopic, 1, nil)
 	kc.Topic(backfillTopic, 1, nil)
 	kc.Topic(outputTopic, 1, nil)
-	reg := srfake.New()
-	t.Cleanup(reg.Close)
-	reg.SeedSchema("thmanyah.public.content-key", 1, dbztest.ContentKeyID, sr.Schema{Schema: dbztest.AvroSchema("content.key.avsc")})
-	reg.SeedSchema("thmanyah.public.content-value", 1, dbztest.ContentValueID, sr.Schema{Schema: dbztest.AvroSchema("content.value.avsc")})
-	var down atomic.Bool
-	reg.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
-		if down.Load() && r.URL.Path != "/subjects/"+enricher.Subject+"/versions" {
-			http.Error(w, "down", http.StatusServiceUnavailable)
-			return true
-		}
-		return false
-	})
+	reg := newTestRegistry(t)
+	reg.allowOutput.Store(true)
+	down := &reg.down
 	cfg := testConfig(kc.Addrs(), t.TempDir())
 	cfg.SchemaRegistryURL = reg.URL()
 	cfg.JoinWait = 60 * time.Second
@@ -302,7 +290,7 @@ func TestEventBeforeItsContent(t *testing.T) {
 	if len(out) != 1 {
 		t.Fatalf("got %d outputs, want 1", len(out))
 	}
-	if e := newOutputDecoder(t, reg).decode(out[0]); e.String() != "key=1 type=video len=10 secs=5 pct=0.5" {
+	if e := newOutputDecoder(t, reg.Registry).decode(out[0]); e.String() != "key=1 type=video len=10 secs=5 pct=0.5" {
 		t.Fatalf("got %s, want the content the view caught up with", e)
 	}
 	if n := counter(t, tm.Registry, "enricher_join_waits_total", map[string]string{"outcome": "caught_up"}); n != 1 {

@@ -6,9 +6,19 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
+	"github.com/twmb/franz-go/pkg/sr/srfake"
+
+	"github.com/thmanyah/enricher/enricher"
+	"github.com/thmanyah/enricher/internal/dbztest"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -130,4 +140,51 @@ func testConfig(brokers []string, dataDir string) RunConfig {
 		HistoryRetention: 720 * time.Hour,
 		LogLevel:         "warn",
 	}
+}
+
+// testRegistry is an in-process Schema Registry holding the fixtures' four
+// Debezium schemas at their ids; while down is set it answers 503, except
+// for the output subject when allowOutput is set.
+type testRegistry struct {
+	*srfake.Registry
+	down        atomic.Bool
+	allowOutput atomic.Bool
+}
+
+func newTestRegistry(t testing.TB) *testRegistry {
+	r := &testRegistry{Registry: srfake.New()}
+	t.Cleanup(r.Close)
+	for id, s := range map[int][2]string{
+		dbztest.ContentKeyID: {"thmanyah.public.content-key", "content.key.avsc"}, dbztest.ContentValueID: {"thmanyah.public.content-value", "content.value.avsc"},
+		3: {"thmanyah.public.engagement_events-key", "engagement_events.key.avsc"}, 4: {"thmanyah.public.engagement_events-value", "engagement_events.value.avsc"},
+	} {
+		r.SeedSchema(s[0], 1, id, sr.Schema{Schema: dbztest.AvroSchema(s[1])})
+	}
+	r.Intercept(func(w http.ResponseWriter, req *http.Request) bool {
+		if !r.down.Load() || (r.allowOutput.Load() && strings.HasPrefix(req.URL.Path, "/subjects/"+enricher.Subject)) {
+			return false
+		}
+		http.Error(w, "registry down for the test", http.StatusServiceUnavailable)
+		return true
+	})
+	return r
+}
+
+// onceEach counts the records per key and fails the test for a key in
+// 0..n-1 that never came; it returns the number of duplicates.
+func onceEach(t testing.TB, recs []*kgo.Record, n int) int {
+	t.Helper()
+	count := map[string]int{}
+	for _, r := range recs {
+		count[string(r.Key)]++
+	}
+	dups := 0
+	for i := 0; i < n; i++ {
+		c := count[strconv.Itoa(i)]
+		if c == 0 {
+			t.Fatalf("event %d: no output", i)
+		}
+		dups += c - 1
+	}
+	return dups
 }

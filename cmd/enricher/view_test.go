@@ -8,14 +8,11 @@ import (
 	"os"
 	"sort"
 	"strconv"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sr"
-	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	"github.com/thmanyah/enricher/dlq"
 	"github.com/thmanyah/enricher/internal/dbztest"
@@ -291,18 +288,8 @@ func TestContentViewEndToEnd(t *testing.T) {
 	kc := testkafka.New(t)
 	kc.Topic(contentTopic, 3, map[string]string{"cleanup.policy": "compact"})
 	kc.Topic("enricher.dlq", 1, nil)
-	reg := srfake.New()
-	t.Cleanup(reg.Close)
-	reg.SeedSchema("thmanyah.public.content-key", 1, dbztest.ContentKeyID, sr.Schema{Schema: dbztest.AvroSchema("content.key.avsc")})
-	reg.SeedSchema("thmanyah.public.content-value", 1, dbztest.ContentValueID, sr.Schema{Schema: dbztest.AvroSchema("content.value.avsc")})
-	var registryDown atomic.Bool
-	reg.Intercept(func(w http.ResponseWriter, _ *http.Request) bool {
-		if registryDown.Load() {
-			http.Error(w, "registry down for the test", http.StatusServiceUnavailable)
-			return true
-		}
-		return false
-	})
+	reg := newTestRegistry(t)
+	registryDown := &reg.down
 
 	g := newContentGen(t, 42)
 	// Phase 1 opens with an Avro record on every partition, so the view cannot
