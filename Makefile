@@ -22,9 +22,12 @@ lint:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./store ./debezium ./enricher
 
-demo:
-	@echo "make demo arrives with the demo issue (#4): the whole pipeline on one machine with no Docker."
-	@echo "Until then: 'make test' runs the pipeline end to end on an in-process Kafka (see README)."
+# The whole pipeline on this machine: in-process Kafka, a temporary Postgres when
+# its server binaries are found, capture, datagen and the service. Ctrl-C stops it;
+# DEMO_FLAGS='--duration 30s' stops it by itself.
+DEMO_FLAGS ?=
+demo: build
+	$(BIN) demo $(DEMO_FLAGS)
 
 clean:
 	rm -rf bin

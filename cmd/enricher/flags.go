@@ -52,6 +52,6 @@ on the command line wins.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCmd(), newCaptureCmd(), newDatagenCmd())
+	root.AddCommand(newRunCmd(), newCaptureCmd(), newDatagenCmd(), newDemoCmd())
 	return root
 }
