@@ -18,9 +18,12 @@ lint:
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 
-# Micro-benchmarks of the hot path (store apply and lookups, decoding, encoding).
+# Micro-benchmarks of the hot path (store apply and lookups, decoding, encoding),
+# capture throughput, and commit-to-view / commit-to-enriched latency.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./store ./debezium ./enricher
+	$(GO) test -run '^$$' -bench BenchmarkCapture -benchtime 1x ./capture
+	$(GO) test -run '^$$' -bench BenchmarkCommitLatency -benchtime 300x ./cmd/enricher
 
 # The whole pipeline on this machine: in-process Kafka, a temporary Postgres when
 # its server binaries are found, capture, datagen and the service. Ctrl-C stops it;
