@@ -52,6 +52,6 @@ on the command line wins.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCmd(), newCaptureCmd(), newDatagenCmd(), newDemoCmd())
+	root.AddCommand(newRunCmd(), newDemoCmd(), newCaptureCmd(), newDatagenCmd(), newBackfillCmd(), newSinkCmd())
 	return root
 }
