@@ -96,10 +96,10 @@ func (f *jUUID) UnmarshalJSON(b []byte) error {
 		return typeErr(b, typeUUID)
 	}
 	s := b[1 : len(b)-1]
-	u, err := uuid.ParseBytes(s)
+	u, err := parseUUID(s)
 	if err != nil {
 		s = unquote(b)
-		if u, err = uuid.ParseBytes(s); err != nil {
+		if u, err = parseUUID(s); err != nil {
 			return &json.UnmarshalTypeError{Value: "string " + quoteShort(s), Type: typeUUID}
 		}
 	}
@@ -182,7 +182,7 @@ func (f *jRaw) UnmarshalJSON(b []byte) error {
 			f.null = true
 			return nil
 		}
-		if !json.Valid(s) {
+		if !validJSON(s) {
 			return &json.UnmarshalTypeError{Value: "string that is not JSON text: " + quoteShort(s), Type: typeRaw}
 		}
 		f.v = s
