@@ -55,6 +55,7 @@ func (c *Consumer) applyBatch(ctx, workCtx context.Context, msgs []kafka.Message
 	b.Reset()
 	var dead []kafka.Message
 	var heartbeats int
+	var maxTs int64
 	for i := range msgs {
 		m := &msgs[i]
 		ev, err := c.decode(ctx, workCtx, m)
@@ -68,6 +69,7 @@ func (c *Consumer) applyBatch(ctx, workCtx context.Context, msgs []kafka.Message
 			if add(b, m, &ev) {
 				heartbeats++
 			}
+			maxTs = max(maxTs, ev.Source.TsMs)
 		}
 		b.Advance(store.TopicPartition{Topic: c.cfg.Topic, Partition: int32(m.Partition)}, m.Offset+1)
 	}
@@ -102,6 +104,9 @@ func (c *Consumer) applyBatch(ctx, workCtx context.Context, msgs []kafka.Message
 	close(c.applied)
 	c.applied = make(chan struct{})
 	c.mu.Unlock()
+	if maxTs > c.appliedTs.Load() {
+		c.appliedTs.Store(maxTs)
+	}
 	c.m.applyTime.Observe(time.Since(start).Seconds())
 	c.checkReady()
 	return nil

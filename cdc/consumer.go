@@ -86,8 +86,9 @@ type Consumer struct {
 	applied  chan struct{} // closed and replaced after every commit
 	started  bool
 
-	ready   atomic.Bool
-	readyCh chan struct{}
+	ready     atomic.Bool
+	readyCh   chan struct{}
+	appliedTs atomic.Int64 // latest source commit time applied, ms
 	batch   store.Batch
 }
 
@@ -131,6 +132,11 @@ func New(cfg Config) (*Consumer, error) {
 		func() float64 { return float64(cfg.Store.Len()) })
 	return c, nil
 }
+
+// AppliedTsMs is the latest source commit time (ms) among the changes the
+// view applied since start: an event newer than it may find an older version
+// than the one valid at its time, if the view is behind.
+func (c *Consumer) AppliedTsMs() int64 { return c.appliedTs.Load() }
 
 // Ready reports whether the view has caught up with the topic as of start-up.
 func (c *Consumer) Ready() bool { return c.ready.Load() }

@@ -26,9 +26,11 @@ type View interface {
 	AsOf(id uuid.UUID, tsMs int64) (store.Lookup, bool)
 }
 
-// Freshness tells when the view is ready, and waits for it to catch up.
+// Freshness tells when the view is ready, how recent it is, and waits for it
+// to catch up.
 type Freshness interface {
 	ReadyC() <-chan struct{}
+	AppliedTsMs() int64
 	WaitCaughtUp(ctx context.Context) error
 }
 
@@ -234,6 +236,7 @@ func (e *Enricher) process(ctx, workCtx context.Context, batch []kafka.Message) 
 	start := time.Now()
 	e.events = e.events[:0]
 	e.misses = e.misses[:0]
+	applied := e.cfg.Freshness.AppliedTsMs()
 	for i := range batch {
 		it := item{msg: &batch[i]}
 		it.ev, it.err = e.decode(ctx, workCtx, &batch[i])
@@ -248,7 +251,9 @@ func (e *Enricher) process(ctx, workCtx context.Context, batch []kafka.Message) 
 			it.result = "no_content_id"
 		default:
 			it.look, it.found = e.lookup(&it.ev.Event)
-			if !it.found {
+			// A miss, or an event newer than every change the view applied:
+			// the view may be behind, so the answer is provisional.
+			if !it.found || (e.cfg.Mode == ModeAsOf && it.ev.Event.EventTs.UnixMilli() > applied) {
 				e.misses = append(e.misses, len(e.events))
 			}
 		}
@@ -312,8 +317,10 @@ func (e *Enricher) lookup(ev *debezium.Engagement) (store.Lookup, bool) {
 }
 
 // waitForMisses waits, at most JoinWait, for the view to reach the content
-// topic's current end, then looks the misses up again. One wait serves the
-// whole batch, so a burst of early events costs one wait, not one each.
+// topic's current end, then looks the provisional events up again: misses,
+// and events newer than anything the view applied, which may have found an
+// older version than the one valid at their time. One wait serves the whole
+// batch; when the view is caught up it costs one ListOffsets round trip.
 func (e *Enricher) waitForMisses(ctx context.Context) {
 	if e.cfg.JoinWait > 0 {
 		start := time.Now()

@@ -30,7 +30,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"reason"}),
 		joinWaits: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "enricher_join_waits_total",
-			Help: "Waits for the content view after a miss, by outcome: caught_up, timeout, error.",
+			Help: "Waits for the content view after a miss or an event newer than the view, by outcome: caught_up, timeout, error.",
 		}, []string{"outcome"}),
 		joinWaitTime: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "enricher_join_wait_seconds",
