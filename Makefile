@@ -34,3 +34,39 @@ demo: build
 
 clean:
 	rm -rf bin
+
+# ---- The production-like stack: docker-compose.yml, README-operations.md ----
+# `docker compose` when the plugin is there, else docker-compose (v1.29+).
+# PROFILES adds optional services: make up PROFILES="datagen sinks".
+COMPOSE ?= $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; else echo docker-compose; fi)
+PROFILES ?=
+COMPOSE_CMD = $(COMPOSE) $(addprefix --profile ,$(PROFILES))
+CONNECT_URL ?= http://127.0.0.1:8083
+CONNECTORS ?= debezium-connectors/thmanyah-postgres.json
+UP_TIMEOUT ?= 300
+SERVICES ?=
+DOWN_FLAGS ?=
+
+.PHONY: up register down logs ps
+
+# Build, start, wait until every container is healthy, then register the
+# Debezium connector (create or update; safe to repeat).
+up:
+	$(COMPOSE_CMD) up -d --build
+	COMPOSE="$(COMPOSE_CMD)" UP_TIMEOUT=$(UP_TIMEOUT) bash deploy/scripts/wait-healthy.sh
+	@$(MAKE) --no-print-directory register
+
+# PUT /connectors/<name>/config for each of $(CONNECTORS); waits for RUNNING.
+# The Avro variant: make register CONNECTORS=debezium-connectors/thmanyah-postgres-avro.json
+register:
+	CONNECT_URL=$(CONNECT_URL) bash deploy/scripts/register-connectors.sh $(CONNECTORS)
+
+# Stops and removes the containers; volumes stay (DOWN_FLAGS=-v removes them too).
+down:
+	$(COMPOSE_CMD) down $(DOWN_FLAGS)
+
+logs:
+	$(COMPOSE_CMD) logs -f --tail=200 $(SERVICES)
+
+ps:
+	$(COMPOSE_CMD) ps
