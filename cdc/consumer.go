@@ -89,7 +89,7 @@ type Consumer struct {
 	ready     atomic.Bool
 	readyCh   chan struct{}
 	appliedTs atomic.Int64 // latest source commit time applied, ms
-	batch   store.Batch
+	batch     store.Batch
 }
 
 type partition struct {
