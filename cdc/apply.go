@@ -10,6 +10,7 @@ import (
 
 	"github.com/thmanyah/enricher/debezium"
 	"github.com/thmanyah/enricher/dlq"
+	"github.com/thmanyah/enricher/internal/retry"
 	"github.com/thmanyah/enricher/store"
 )
 
@@ -115,37 +116,31 @@ func (c *Consumer) applyBatch(ctx, workCtx context.Context, msgs []kafka.Message
 // decode decodes a record, retrying transient failures until they pass or
 // the service shuts down.
 func (c *Consumer) decode(ctx, workCtx context.Context, m *kafka.Message) (debezium.ContentEvent, error) {
-	for attempt := 0; ; attempt++ {
-		ev, err := c.cfg.Decoder.Content(workCtx, m.Key, m.Value)
-		if err == nil || !debezium.Retryable(err) {
-			return ev, err
-		}
-		if ctx.Err() != nil {
-			return ev, errShutdown
-		}
+	var ev debezium.ContentEvent
+	err := c.cfg.Backoff.Do(ctx, workCtx, func(ctx context.Context) (err error) {
+		ev, err = c.cfg.Decoder.Content(ctx, m.Key, m.Value)
+		return err
+	}, debezium.Retryable, func(_ int, err error) {
 		c.m.retries.WithLabelValues("schema_registry").Inc()
 		c.log.Warn("decode content record; retrying", zap.Int("partition", m.Partition), zap.Int64("offset", m.Offset), zap.Error(err))
-		if c.cfg.Backoff.Wait(ctx, attempt) != nil {
-			return ev, errShutdown
-		}
+	})
+	if errors.Is(err, retry.ErrStopped) {
+		return ev, errShutdown
 	}
+	return ev, err
 }
 
 func (c *Consumer) writeDLQ(ctx, workCtx context.Context, dead []kafka.Message) error {
-	for attempt := 0; ; attempt++ {
-		err := c.cfg.DLQ.WriteMessages(workCtx, dead...)
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return errShutdown
-		}
+	err := c.cfg.Backoff.Do(ctx, workCtx, func(ctx context.Context) error {
+		return c.cfg.DLQ.WriteMessages(ctx, dead...)
+	}, nil, func(_ int, err error) {
 		c.m.retries.WithLabelValues("dlq_write").Inc()
 		c.log.Warn("write dlq; retrying", zap.Int("records", len(dead)), zap.Error(err))
-		if c.cfg.Backoff.Wait(ctx, attempt) != nil {
-			return errShutdown
-		}
+	})
+	if errors.Is(err, retry.ErrStopped) {
+		return errShutdown
 	}
+	return err
 }
 
 // add puts a decoded event into the batch and reports whether it was a heartbeat.

@@ -395,12 +395,9 @@ func (e *Enricher) appendOutput(it *item) error {
 func (e *Enricher) produce(ctx, workCtx context.Context) error {
 	start := time.Now()
 	pending := e.out
-	for attempt := 0; ; attempt++ {
-		err := e.cfg.Producer.WriteMessages(workCtx, pending...)
-		if err == nil {
-			e.m.produceTime.Observe(time.Since(start).Seconds())
-			return nil
-		}
+	err := e.cfg.Backoff.Do(ctx, workCtx, func(ctx context.Context) error {
+		err := e.cfg.Producer.WriteMessages(ctx, pending...)
+		// Only what failed is sent again, so a partial failure adds no duplicates.
 		var werrs kafka.WriteErrors
 		if errors.As(err, &werrs) && len(werrs) == len(pending) {
 			failed := pending[:0:0]
@@ -411,15 +408,16 @@ func (e *Enricher) produce(ctx, workCtx context.Context) error {
 			}
 			pending = failed
 		}
-		if ctx.Err() != nil {
-			return errShutdown
-		}
+		return err
+	}, nil, func(_ int, err error) {
 		e.m.retries.WithLabelValues("produce").Inc()
 		e.log.Warn("produce enriched records; retrying", zap.Int("records", len(pending)), zap.Error(err))
-		if e.cfg.Backoff.Wait(ctx, attempt) != nil {
-			return errShutdown
-		}
+	})
+	if errors.Is(err, retry.ErrStopped) {
+		return errShutdown
 	}
+	e.m.produceTime.Observe(time.Since(start).Seconds())
+	return err
 }
 
 // commit stores the batch's offsets. A commit that fails after a rebalance is
@@ -448,18 +446,16 @@ func (e *Enricher) commit(ctx, workCtx context.Context, r *kafka.Reader, batch [
 }
 
 func (e *Enricher) decode(ctx, workCtx context.Context, m *kafka.Message) (debezium.EngagementEvent, error) {
-	for attempt := 0; ; attempt++ {
-		ev, err := e.cfg.Decoder.Engagement(workCtx, m.Key, m.Value)
-		if err == nil || !debezium.Retryable(err) {
-			return ev, err
-		}
-		if ctx.Err() != nil {
-			return ev, errShutdown
-		}
+	var ev debezium.EngagementEvent
+	err := e.cfg.Backoff.Do(ctx, workCtx, func(ctx context.Context) (err error) {
+		ev, err = e.cfg.Decoder.Engagement(ctx, m.Key, m.Value)
+		return err
+	}, debezium.Retryable, func(_ int, err error) {
 		e.m.retries.WithLabelValues("schema_registry").Inc()
 		e.log.Warn("decode engagement event; retrying", zap.Error(err))
-		if e.cfg.Backoff.Wait(ctx, attempt) != nil {
-			return ev, errShutdown
-		}
+	})
+	if errors.Is(err, retry.ErrStopped) {
+		return ev, errShutdown
 	}
+	return ev, err
 }

@@ -4,6 +4,7 @@ package retry
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"time"
 )
@@ -39,5 +40,34 @@ func (b Backoff) Wait(ctx context.Context, attempt int) error {
 		return ctx.Err()
 	case <-t.C:
 		return nil
+	}
+}
+
+// ErrStopped is what Do returns when ctx ended before op succeeded.
+var ErrStopped = errors.New("stopped before success")
+
+// Do runs op until it succeeds, fails with an error retryable does not
+// accept (returned as is; nil retryable accepts every error), or ctx ends
+// (ErrStopped). op runs under opCtx, which may outlive ctx so that an attempt
+// in flight at shutdown can still finish. onRetry, when set, hears of every
+// failure that will be retried, for logs and metrics.
+func (b Backoff) Do(ctx, opCtx context.Context, op func(context.Context) error, retryable func(error) bool, onRetry func(attempt int, err error)) error {
+	for attempt := 0; ; attempt++ {
+		err := op(opCtx)
+		if err == nil {
+			return nil
+		}
+		if retryable != nil && !retryable(err) {
+			return err
+		}
+		if ctx.Err() != nil {
+			return ErrStopped
+		}
+		if onRetry != nil {
+			onRetry(attempt, err)
+		}
+		if b.Wait(ctx, attempt) != nil {
+			return ErrStopped
+		}
 	}
 }

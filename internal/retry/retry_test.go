@@ -2,6 +2,7 @@ package retry
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 )
@@ -22,6 +23,43 @@ func TestDelayBounds(t *testing.T) {
 				if d := b.Delay(tc.attempt); d < tc.lo || d > tc.hi {
 					t.Fatalf("got %v, want within [%v, %v]", d, tc.lo, tc.hi)
 				}
+			}
+		})
+	}
+}
+
+func TestDo(t *testing.T) {
+	fast := Backoff{Min: time.Microsecond, Max: time.Microsecond}
+	errTemp, errFinal := errors.New("temporary"), errors.New("final")
+	isTemp := func(err error) bool { return err == errTemp }
+	for _, tc := range []struct {
+		name     string
+		results  []error // op's answers in turn
+		cancel   bool
+		want     error
+		attempts int
+	}{
+		{"succeeds after retries", []error{errTemp, errTemp, nil}, false, nil, 3},
+		{"final error returned at once", []error{errTemp, errFinal}, false, errFinal, 2},
+		{"stopped", []error{errTemp}, true, ErrStopped, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			n, retried := 0, 0
+			err := fast.Do(ctx, context.Background(), func(context.Context) error {
+				err := tc.results[min(n, len(tc.results)-1)]
+				n++
+				if tc.cancel {
+					cancel()
+				}
+				return err
+			}, isTemp, func(int, error) { retried++ })
+			if err != tc.want || n != tc.attempts {
+				t.Fatalf("got %v after %d attempts, want %v after %d", err, n, tc.want, tc.attempts)
+			}
+			if tc.want == nil && retried != tc.attempts-1 {
+				t.Fatalf("onRetry heard %d failures, want %d", retried, tc.attempts-1)
 			}
 		})
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/thmanyah/enricher/debezium"
 	"github.com/thmanyah/enricher/dlq"
 	"github.com/thmanyah/enricher/enricher"
+	"github.com/thmanyah/enricher/internal/retry"
 )
 
 // Sink keeps the rolling top content in Redis from processed_engagements.
@@ -238,20 +239,16 @@ func (s *Sink) applyWithRetry(ctx, workCtx context.Context, a *applier, items []
 }
 
 func (s *Sink) produceDLQ(ctx, workCtx context.Context, dead []kafka.Message) error {
-	for attempt := 0; ; attempt++ {
-		err := s.cfg.DLQ.WriteMessages(workCtx, dead...)
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return errShutdown
-		}
+	err := s.cfg.Backoff.Do(ctx, workCtx, func(ctx context.Context) error {
+		return s.cfg.DLQ.WriteMessages(ctx, dead...)
+	}, nil, func(_ int, err error) {
 		s.m.retries.WithLabelValues("dlq").Inc()
 		s.log.Warn("produce dlq records; retrying", zap.Int("records", len(dead)), zap.Error(err))
-		if s.cfg.Backoff.Wait(ctx, attempt) != nil {
-			return errShutdown
-		}
+	})
+	if errors.Is(err, retry.ErrStopped) {
+		return errShutdown
 	}
+	return err
 }
 
 // commit stores the batch's offsets. A commit that fails after a rebalance is
