@@ -1,15 +1,14 @@
 package datagen
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/thmanyah/enricher/debezium"
 	"go.uber.org/zap"
 )
 
@@ -27,7 +26,6 @@ type kafkaSink struct {
 const (
 	dbzVersion = "2.7.4.Final"
 	dbzDB      = "thmanyah" // database.dbname of the assumed deployment
-	tsLayout   = "2006-01-02T15:04:05.000000Z"
 	eventTS    = "2006-01-02T15:04:05.000Z"
 )
 
@@ -98,43 +96,6 @@ func (k *kafkaSink) writeContent(ctx context.Context, cs []change, now time.Time
 	return k.w.WriteMessages(ctx, k.msgs...)
 }
 
-type dbzRow struct {
-	ID            string  `json:"id"`
-	Slug          string  `json:"slug"`
-	Title         string  `json:"title"`
-	ContentType   *string `json:"content_type"`
-	LengthSeconds *int32  `json:"length_seconds"`
-	PublishTS     string  `json:"publish_ts"`
-}
-
-type dbzSource struct {
-	Version   string `json:"version"`
-	Connector string `json:"connector"`
-	Name      string `json:"name"`
-	TsMs      int64  `json:"ts_ms"`
-	Snapshot  string `json:"snapshot"`
-	DB        string `json:"db"`
-	Sequence  string `json:"sequence"`
-	TsUs      int64  `json:"ts_us"`
-	TsNs      int64  `json:"ts_ns"`
-	Schema    string `json:"schema"`
-	Table     string `json:"table"`
-	TxID      int64  `json:"txId"`
-	LSN       int64  `json:"lsn"`
-	Xmin      *int64 `json:"xmin"`
-}
-
-type dbzEnvelope struct {
-	Before      *dbzRow   `json:"before"`
-	After       *dbzRow   `json:"after"`
-	Source      dbzSource `json:"source"`
-	Transaction *struct{} `json:"transaction"`
-	Op          string    `json:"op"`
-	TsMs        int64     `json:"ts_ms"`
-	TsUs        int64     `json:"ts_us"`
-	TsNs        int64     `json:"ts_ns"`
-}
-
 // envelope is the JsonConverter (schemas.enable=false) value Debezium
 // writes for one change under REPLICA IDENTITY DEFAULT: updates have no
 // before image, deletes a before image with only the key real. Each change
@@ -150,15 +111,15 @@ func (k *kafkaSink) envelope(c change, now time.Time) ([]byte, error) {
 		seq = `["` + strconv.FormatInt(k.commitLSN, 10) + `","` + strconv.FormatInt(k.lsn, 10) + `"]`
 	}
 	emitted := time.Now()
-	env := dbzEnvelope{
-		Source: dbzSource{Version: dbzVersion, Connector: "postgresql", Name: k.prefix, TsMs: us / 1000,
+	env := debezium.ContentEnvelopeJSON{
+		Source: debezium.SourceJSON{Version: dbzVersion, Connector: "postgresql", Name: k.prefix, TsMs: us / 1000,
 			Snapshot: "false", DB: dbzDB, Sequence: seq, TsUs: us, TsNs: us * 1000, Schema: "public",
 			Table: "content", TxID: k.txID, LSN: k.lsn},
 		Op:   string(rune(c.Op)),
 		TsMs: emitted.UnixMilli(), TsUs: emitted.UnixMicro(), TsNs: emitted.UnixNano(),
 	}
-	r := &dbzRow{ID: c.Row.ID.String(), Slug: c.Row.Slug, Title: c.Row.Title,
-		PublishTS: c.Row.PublishTS.UTC().Format(tsLayout)}
+	r := &debezium.ContentRowJSON{ID: c.Row.ID.String(), Slug: c.Row.Slug, Title: c.Row.Title,
+		PublishTS: c.Row.PublishTS.UTC().Format(debezium.ZonedTimestampLayout)}
 	if c.Row.Type.Valid {
 		r.ContentType = &c.Row.Type.String
 	}
@@ -166,17 +127,11 @@ func (k *kafkaSink) envelope(c change, now time.Time) ([]byte, error) {
 		r.LengthSeconds = &c.Row.Length.Int32
 	}
 	if c.Op == opDelete {
-		env.Before = &dbzRow{ID: r.ID, PublishTS: "1970-01-01T00:00:00Z"} // converter fallbacks
+		env.Before = &debezium.ContentRowJSON{ID: r.ID, PublishTS: "1970-01-01T00:00:00Z"} // converter fallbacks
 	} else {
 		env.After = r
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false) // raw UTF-8 and '&' as Jackson writes them
-	if err := enc.Encode(env); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
+	return debezium.MarshalJSON(env)
 }
 
 func (k *kafkaSink) writeEvents(ctx context.Context, evs []event, now time.Time) error {

@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/linkedin/goavro/v2"
 
+	"github.com/thmanyah/enricher/debezium"
 	"github.com/thmanyah/enricher/internal/fixtures"
 )
 
@@ -109,14 +110,7 @@ func AvroSchema(file string) string {
 	return string(b)
 }
 
-type rowJSON struct {
-	ID            string  `json:"id"`
-	Slug          string  `json:"slug"`
-	Title         string  `json:"title"`
-	ContentType   *string `json:"content_type"`
-	LengthSeconds *int32  `json:"length_seconds"`
-	PublishTS     string  `json:"publish_ts"`
-}
+type rowJSON = debezium.ContentRowJSON
 
 type unwrapJSON struct {
 	rowJSON
@@ -125,40 +119,17 @@ type unwrapJSON struct {
 	SourceTs int64  `json:"__source_ts_ms"`
 }
 
-type sourceJSON struct {
-	Version   string `json:"version"`
-	Connector string `json:"connector"`
-	Name      string `json:"name"`
-	TsMs      int64  `json:"ts_ms"`
-	Snapshot  string `json:"snapshot"`
-	DB        string `json:"db"`
-	Sequence  string `json:"sequence"`
-	TsUs      int64  `json:"ts_us"`
-	TsNs      int64  `json:"ts_ns"`
-	Schema    string `json:"schema"`
-	Table     string `json:"table"`
-	TxID      int64  `json:"txId"`
-	LSN       int64  `json:"lsn"`
-	Xmin      *int64 `json:"xmin"`
-}
-
-type envelopeJSON struct {
-	Before      *rowJSON   `json:"before"`
-	After       *rowJSON   `json:"after"`
-	Source      sourceJSON `json:"source"`
-	Transaction *struct{}  `json:"transaction"`
-	Op          string     `json:"op"`
-	TsMs        int64      `json:"ts_ms"`
-	TsUs        int64      `json:"ts_us"`
-	TsNs        int64      `json:"ts_ns"`
-}
+type (
+	sourceJSON   = debezium.SourceJSON
+	envelopeJSON = debezium.ContentEnvelopeJSON
+)
 
 func toRow(c *Content) *rowJSON {
 	if c == nil {
 		return nil
 	}
 	return &rowJSON{ID: c.ID.String(), Slug: c.Slug, Title: c.Title, ContentType: c.ContentType,
-		LengthSeconds: c.LengthSeconds, PublishTS: c.PublishTS.UTC().Format("2006-01-02T15:04:05.000000Z")}
+		LengthSeconds: c.LengthSeconds, PublishTS: c.PublishTS.UTC().Format(debezium.ZonedTimestampLayout)}
 }
 
 func source(s Source, table string) sourceJSON {
