@@ -3,11 +3,13 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.uber.org/zap"
 )
 
 func newRunCmd() *cobra.Command {
@@ -23,11 +25,6 @@ after finishing the batch in hand.`,
 		Args:    cobra.NoArgs,
 		PreRunE: applyEnv,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
-				// A soft limit makes the GC return Badger's table-building garbage
-				// before RSS grows past what a 100k-row view needs; GOMEMLIMIT overrides it.
-				debug.SetMemoryLimit(256 << 20)
-			}
 			cfg.Brokers = splitList(brokers)
 			cfg.EventsTopics = splitList(eventsTopics)
 			log, err := newLogger(cfg.LogLevel)
@@ -40,6 +37,9 @@ after finishing the batch in hand.`,
 				return err
 			}
 			defer m.Close()
+			if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
+				log.Info("soft memory limit", zap.Int64("bytes", adaptMemoryLimit()))
+			}
 			return m.Run(cmd.Context())
 		},
 	}
@@ -66,6 +66,20 @@ after finishing the batch in hand.`,
 		bindEnv(fs, flag, env)
 	}
 	return cmd
+}
+
+// adaptMemoryLimit sets a soft memory limit from the heap the loaded view
+// needs: three times it, at least 256 MiB. The GC then returns Badger's
+// table-building garbage before RSS grows (a 100k-row view stays well under
+// 300 MB), while a large view is not squeezed into a limit below its live
+// heap, where the GC would run without pause. GOMEMLIMIT overrides it.
+func adaptMemoryLimit() int64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	limit := max(int64(256<<20), 3*int64(ms.HeapAlloc))
+	debug.SetMemoryLimit(limit)
+	return limit
 }
 
 func splitList(s string) []string {

@@ -1,0 +1,388 @@
+// Package bench is the end-to-end benchmark of `enricher bench`: an
+// in-process Kafka (kfake) or a given cluster, content rows and engagement
+// events loaded into it, then a passthrough baseline and the real enricher
+// run as child processes of the enricher binary on the same input, so their
+// peak RSS and CPU are the child's alone and exclude the broker.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// Config sizes and places a run.
+type Config struct {
+	Exe        string   // the enricher binary; its children run `run` and the passthrough
+	Brokers    []string // empty: an in-process kfake cluster
+	Content    int      // content rows loaded before the first phase
+	Events     int      // events loaded, consumed by each phase from an empty group
+	Partitions int      // of the events and content topics
+	Rate       float64  // offered load of the latency phase, events/s
+	LatencyFor time.Duration
+	// ScaleContent is the row count of the scale step (rows are added to
+	// reach it); 0 or not above Content skips that step.
+	ScaleContent int
+	SkipScale    bool
+	// RunArgs and PassthroughArgs start the two children: RunArgs are
+	// `enricher run`'s words before its flags (["run"], or a profiling
+	// wrapper), PassthroughArgs the hidden passthrough command's.
+	RunArgs, PassthroughArgs []string
+	// ProfileRunArgs, when set, replace RunArgs for the first enricher child
+	// (the 100k-row throughput and latency phases), e.g. under a CPU profile.
+	ProfileRunArgs []string
+	Log            io.Writer
+}
+
+const (
+	contentTopic = "bench.content"
+	eventsTopic  = "bench.events"
+	dlqTopic     = "bench.dlq"
+)
+
+type runner struct {
+	cfg     Config
+	brokers []string
+	adm     *admin
+	dir     string
+	res     *Results
+}
+
+func (r *runner) logf(format string, args ...any) {
+	fmt.Fprintf(r.cfg.Log, "%s  "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}
+
+// Run runs the benchmark and returns its results.
+func Run(ctx context.Context, cfg Config) (*Results, error) {
+	if cfg.Log == nil {
+		cfg.Log = io.Discard
+	}
+	r := &runner{cfg: cfg, brokers: cfg.Brokers, res: newResults(cfg)}
+	if len(r.brokers) == 0 {
+		kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.ListenFn(func(network, _ string) (net.Listener, error) {
+			return net.Listen(network, "127.0.0.1:0")
+		}))
+		if err != nil {
+			return nil, fmt.Errorf("start in-process kafka: %w", err)
+		}
+		defer kc.Close()
+		r.brokers = kc.ListenAddrs()
+		r.res.Broker = "kfake (in-process)"
+	}
+	var err error
+	if r.dir, err = os.MkdirTemp("", "enricher-bench-"); err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(r.dir)
+	r.adm = newAdmin(r.brokers)
+	if err := r.load(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.passthrough(ctx); err != nil {
+		return nil, fmt.Errorf("passthrough: %w", err)
+	}
+	if err := r.enricher(ctx); err != nil {
+		return nil, fmt.Errorf("enricher: %w", err)
+	}
+	if !cfg.SkipScale {
+		if err := r.twoInstances(ctx); err != nil {
+			return nil, fmt.Errorf("two instances: %w", err)
+		}
+		if cfg.ScaleContent > cfg.Content {
+			if err := r.bigView(ctx); err != nil {
+				return nil, fmt.Errorf("%d content rows: %w", cfg.ScaleContent, err)
+			}
+		}
+	}
+	r.res.finish()
+	return r.res, nil
+}
+
+func (r *runner) load(ctx context.Context) error {
+	p := r.cfg.Partitions
+	for _, t := range []struct {
+		name  string
+		parts int
+		conf  map[string]string
+	}{{contentTopic, p, map[string]string{"cleanup.policy": "compact"}}, {eventsTopic, p, nil}, {dlqTopic, 1, nil}} {
+		if err := r.adm.create(ctx, t.name, t.parts, t.conf); err != nil {
+			return err
+		}
+	}
+	cl, err := newProducer(r.brokers)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	start := time.Now()
+	if err := loadContent(ctx, cl, contentTopic, 0, r.cfg.Content); err != nil {
+		return fmt.Errorf("load content: %w", err)
+	}
+	r.logf("loaded %d content rows in %v", r.cfg.Content, time.Since(start).Round(time.Millisecond))
+	start = time.Now()
+	if err := loadEvents(ctx, cl, eventsTopic, 0, r.cfg.Events, r.cfg.Content); err != nil {
+		return fmt.Errorf("load events: %w", err)
+	}
+	r.logf("loaded %d events in %v (%d partitions)", r.cfg.Events, time.Since(start).Round(time.Millisecond), p)
+	return nil
+}
+
+// throughput waits until topic holds want records and returns the rate from
+// the first output record to the last one, and the children's CPU seconds
+// per million records in that window.
+func (r *runner) throughput(ctx context.Context, topic string, want int64, kids ...*child) (rate, cpuPerM float64, err error) {
+	var t0 time.Time
+	var n0 int64
+	var cpu0 float64
+	limit := time.Now().Add(2*time.Minute + time.Duration(want/5000)*time.Second)
+	for {
+		n, err := r.adm.count(ctx, topic, r.cfg.Partitions)
+		if err != nil {
+			return 0, 0, err
+		}
+		now := time.Now()
+		if n > 0 && t0.IsZero() {
+			t0, n0 = now, n
+			for _, k := range kids {
+				cpu0 += k.cpu()
+			}
+		}
+		if n >= want && n > n0 {
+			var cpu1 float64
+			for _, k := range kids {
+				cpu1 += k.cpu()
+			}
+			d := float64(n - n0)
+			return d / now.Sub(t0).Seconds(), (cpu1 - cpu0) / d * 1e6, nil
+		}
+		for _, k := range kids {
+			k.sampleMem()
+			if k.exited() {
+				return 0, 0, k.failure()
+			}
+		}
+		if now.After(limit) {
+			return 0, 0, fmt.Errorf("%s has %d of %d records after the time limit", topic, n, want)
+		}
+		select {
+		case <-ctx.Done():
+			return 0, 0, ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+func (r *runner) passthrough(ctx context.Context) error {
+	out := "bench.out.passthrough"
+	if err := r.adm.create(ctx, out, r.cfg.Partitions, nil); err != nil {
+		return err
+	}
+	defer r.adm.remove(ctx, out)
+	args := append(append([]string{}, r.cfg.PassthroughArgs...), "--brokers", join(r.brokers),
+		"--topics", eventsTopic, "--group", "bench-passthrough", "--output-topic", out)
+	c, err := startChild(r.cfg.Exe, "passthrough", "", args...)
+	if err != nil {
+		return err
+	}
+	rate, cpu, err := r.throughput(ctx, out, int64(r.cfg.Events), c)
+	rss, _ := c.stop()
+	if err != nil {
+		return err
+	}
+	r.res.Passthrough = Throughput{EventsPerSec: rate, CPUSecPerMillion: cpu, PeakRSSMB: mb(rss), AnonMB: mb(c.peakAnon), FileMB: mb(c.peakFile)}
+	r.logf("passthrough: %.0f events/s, %.2f CPU s per million, peak RSS %.0f MB", rate, cpu, mb(rss))
+	return nil
+}
+
+// startRun starts `enricher run` on dataDir, consuming the events topic in group.
+func (r *runner) startRun(name, dataDir, group, out string, profile bool) (*child, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	words := r.cfg.RunArgs
+	if profile && len(r.cfg.ProfileRunArgs) > 0 {
+		words = r.cfg.ProfileRunArgs
+	}
+	args := append(append([]string{}, words...), "--brokers", join(r.brokers),
+		"--content-topic", contentTopic, "--events-topics", eventsTopic, "--output-topic", out,
+		"--dlq-topic", dlqTopic, "--group", group, "--data-dir", dataDir, "--http-addr", addr, "--log-level", "warn")
+	return startChild(r.cfg.Exe, name, addr, args...)
+}
+
+func (r *runner) enricher(ctx context.Context) error {
+	out, dir := "bench.out.enricher", filepath.Join(r.dir, "enricher")
+	if err := r.adm.create(ctx, out, r.cfg.Partitions, nil); err != nil {
+		return err
+	}
+	defer r.adm.remove(ctx, out)
+	c, err := r.startRun("enricher", dir, "bench-enricher", out, true)
+	if err != nil {
+		return err
+	}
+	defer c.stop()
+	restore, err := c.waitReady(ctx, 5*time.Minute)
+	if err != nil {
+		return err
+	}
+	r.res.RestoreS = restore.Seconds()
+	r.logf("enricher: view of %d rows restored from an empty data dir in %v", r.cfg.Content, restore.Round(time.Millisecond))
+	rate, cpu, err := r.throughput(ctx, out, int64(r.cfg.Events), c)
+	if err != nil {
+		return err
+	}
+	r.logf("enricher: %.0f events/s, %.2f CPU s per million", rate, cpu)
+
+	// Latency at a fixed offered load, the enricher caught up.
+	// Let the backlog's aftermath (GC, Badger compaction) settle. The last
+	// batch's latency is observed just after its output is acked: wait for
+	// it, so it is not counted in the paced window.
+	time.Sleep(2 * time.Second)
+	var bounds, before []float64
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if bounds, before, err = c.histogram("enricher_event_latency_seconds"); err != nil {
+			return err
+		}
+		if len(before) > 0 && before[len(before)-1] >= float64(r.cfg.Events) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cl, err := newProducer(r.brokers)
+	if err != nil {
+		return err
+	}
+	n, err := pace(ctx, cl, eventsTopic, int64(r.cfg.Events), r.cfg.Content, r.cfg.Rate, r.cfg.LatencyFor)
+	cl.Close()
+	if err != nil {
+		return fmt.Errorf("paced producer: %w", err)
+	}
+	if _, _, err := r.throughput(ctx, out, int64(r.cfg.Events)+n, c); err != nil {
+		return err
+	}
+	_, after, err := c.histogram("enricher_event_latency_seconds")
+	if err != nil || len(after) != len(before) {
+		return fmt.Errorf("scrape latency histogram: %v", err)
+	}
+	for i := range after {
+		after[i] -= before[i]
+	}
+	r.res.Latency = Latency{OfferedPerSec: r.cfg.Rate, Events: n, Seconds: r.cfg.LatencyFor.Seconds(),
+		P50Ms: 1000 * quantile(bounds, after, 0.50), P99Ms: 1000 * quantile(bounds, after, 0.99)}
+	r.logf("enricher: latency at %.0f events/s for %v: p50 %.1f ms, p99 %.1f ms (%d events)",
+		r.cfg.Rate, r.cfg.LatencyFor, r.res.Latency.P50Ms, r.res.Latency.P99Ms, n)
+	rss, _ := c.stop()
+	r.res.Enricher = Throughput{EventsPerSec: rate, CPUSecPerMillion: cpu, PeakRSSMB: mb(rss), AnonMB: mb(c.peakAnon), FileMB: mb(c.peakFile)}
+	r.logf("enricher: peak RSS %.0f MB (sampled peaks: anon %.0f MB, file-backed %.0f MB)", mb(rss), mb(c.peakAnon), mb(c.peakFile))
+
+	// Warm restart on the same data dir.
+	c2, err := r.startRun("enricher (warm restart)", dir, "bench-enricher", out, false)
+	if err != nil {
+		return err
+	}
+	defer c2.stop()
+	warm, err := c2.waitReady(ctx, 2*time.Minute)
+	if err != nil {
+		return err
+	}
+	r.res.WarmRestartS = warm.Seconds()
+	r.logf("enricher: warm restart ready in %v", warm.Round(time.Millisecond))
+	return nil
+}
+
+func (r *runner) twoInstances(ctx context.Context) error {
+	out := "bench.out.two"
+	if err := r.adm.create(ctx, out, r.cfg.Partitions, nil); err != nil {
+		return err
+	}
+	defer r.adm.remove(ctx, out)
+	var kids []*child
+	defer func() {
+		for _, k := range kids {
+			k.stop()
+		}
+	}()
+	for i := range 2 {
+		c, err := r.startRun("enricher "+strconv.Itoa(i+1)+" of 2", filepath.Join(r.dir, "two-"+strconv.Itoa(i)), "bench-two", out, false)
+		if err != nil {
+			return err
+		}
+		kids = append(kids, c)
+	}
+	for _, k := range kids {
+		if _, err := k.waitReady(ctx, 5*time.Minute); err != nil {
+			return err
+		}
+	}
+	rate, cpu, err := r.throughput(ctx, out, int64(r.cfg.Events), kids...)
+	if err != nil {
+		return err
+	}
+	t := &Throughput{EventsPerSec: rate, CPUSecPerMillion: cpu}
+	for _, k := range kids {
+		b, _ := k.stop()
+		t.PeakRSSMB, t.AnonMB, t.FileMB = max(t.PeakRSSMB, mb(b)), max(t.AnonMB, mb(k.peakAnon)), max(t.FileMB, mb(k.peakFile))
+	}
+	r.res.TwoInstances = t
+	rss := t.PeakRSSMB
+	r.logf("two instances in one group: %.0f events/s, %.2f CPU s per million, peak RSS %.0f MB each at most", rate, cpu, rss)
+	return nil
+}
+
+func (r *runner) bigView(ctx context.Context) error {
+	cl, err := newProducer(r.brokers)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	err = loadContent(ctx, cl, contentTopic, r.cfg.Content, r.cfg.ScaleContent)
+	cl.Close()
+	if err != nil {
+		return err
+	}
+	r.logf("loaded content rows up to %d in %v", r.cfg.ScaleContent, time.Since(start).Round(time.Millisecond))
+	out := "bench.out.big"
+	if err := r.adm.create(ctx, out, r.cfg.Partitions, nil); err != nil {
+		return err
+	}
+	defer r.adm.remove(ctx, out)
+	c, err := r.startRun("enricher ("+strconv.Itoa(r.cfg.ScaleContent)+" rows)", filepath.Join(r.dir, "big"), "bench-big", out, false)
+	if err != nil {
+		return err
+	}
+	defer c.stop()
+	restore, err := c.waitReady(ctx, 10*time.Minute)
+	if err != nil {
+		return err
+	}
+	rate, cpu, err := r.throughput(ctx, out, int64(r.cfg.Events), c)
+	if err != nil {
+		return err
+	}
+	rss, _ := c.stop()
+	r.res.BigView = &BigView{Rows: r.cfg.ScaleContent, RestoreS: restore.Seconds(),
+		Throughput: Throughput{EventsPerSec: rate, CPUSecPerMillion: cpu, PeakRSSMB: mb(rss), AnonMB: mb(c.peakAnon), FileMB: mb(c.peakFile)}}
+	r.logf("%d rows: restored in %v, %.0f events/s, %.2f CPU s per million, peak RSS %.0f MB",
+		r.cfg.ScaleContent, restore.Round(time.Millisecond), rate, cpu, mb(rss))
+	return nil
+}
+
+func mb(b int64) float64 { return float64(b) / (1 << 20) }
+
+func join(s []string) string {
+	out := ""
+	for i, x := range s {
+		if i > 0 {
+			out += ","
+		}
+		out += x
+	}
+	return out
+}

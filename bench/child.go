@@ -1,0 +1,234 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// child is a process of the enricher binary: `enricher run` or the passthrough.
+type child struct {
+	name    string
+	cmd     *exec.Cmd
+	http    string // host:port of `run`'s HTTP server; empty for the passthrough
+	started time.Time
+	done    chan struct{}
+	err     error
+	stderr  *tailBuffer
+
+	// Peaks of RssAnon and RssFile sampled from /proc while measuring: the
+	// split of the peak RSS between heap and file-backed (mmapped) pages.
+	peakAnon, peakFile int64
+	// hwm is the kernel's peak RSS of the process (VmHWM), read before it is
+	// stopped. ru_maxrss is not used: Go starts children with vfork, so the
+	// child's ru_maxrss includes the parent's RSS (the broker's records).
+	hwm int64
+}
+
+// sampleMem updates the anon and file RSS peaks from /proc/<pid>/status.
+func (c *child) sampleMem() {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(c.cmd.Process.Pid) + "/status")
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		switch k {
+		case "RssAnon":
+			c.peakAnon = max(c.peakAnon, kb*1024)
+		case "RssFile":
+			c.peakFile = max(c.peakFile, kb*1024)
+		case "VmHWM":
+			c.hwm = max(c.hwm, kb*1024)
+		}
+	}
+}
+
+// startChild runs exe with args; its stderr is kept for error reports.
+func startChild(exe, name, httpAddr string, args ...string) (*child, error) {
+	c := &child{name: name, http: httpAddr, done: make(chan struct{}), stderr: &tailBuffer{max: 8 << 10}}
+	c.cmd = exec.Command(exe, args...)
+	c.cmd.Stdout = io.Discard
+	c.cmd.Stderr = c.stderr
+	c.started = time.Now()
+	if err := c.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	go func() { c.err = c.cmd.Wait(); close(c.done) }()
+	return c, nil
+}
+
+func (c *child) exited() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (c *child) failure() error {
+	return fmt.Errorf("%s exited: %v; stderr tail:\n%s", c.name, c.err, c.stderr.String())
+}
+
+// stop sends SIGTERM, waits for the exit, and returns the peak RSS (bytes)
+// until then and CPU seconds of the whole life of the process.
+func (c *child) stop() (rss int64, cpu float64) {
+	if !c.exited() {
+		c.sampleMem()
+		_ = c.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-c.done:
+		case <-time.After(30 * time.Second):
+			_ = c.cmd.Process.Kill()
+			<-c.done
+		}
+	}
+	rss = c.hwm
+	if ru, ok := c.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		if rss == 0 { // no /proc
+			rss = ru.Maxrss * 1024
+		}
+		cpu = tv(ru.Utime) + tv(ru.Stime)
+	}
+	return rss, cpu
+}
+
+func tv(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
+
+// cpu reads the process's user+system CPU seconds so far from /proc (NaN
+// where there is no /proc).
+func (c *child) cpu() float64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(c.cmd.Process.Pid) + "/stat")
+	if err != nil {
+		return math.NaN()
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	if len(f) < 13 {
+		return math.NaN()
+	}
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100 // USER_HZ is 100 on Linux
+}
+
+// waitReady polls /readyz until 200 and returns the time since the start.
+func (c *child) waitReady(ctx context.Context, limit time.Duration) (time.Duration, error) {
+	end := time.Now().Add(limit)
+	for {
+		resp, err := http.Get("http://" + c.http + "/readyz")
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return time.Since(c.started), nil
+			}
+		}
+		c.sampleMem()
+		if c.exited() {
+			return 0, c.failure()
+		}
+		if time.Now().After(end) {
+			return 0, fmt.Errorf("%s not ready after %v", c.name, limit)
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// histogram scrapes the cumulative buckets of a histogram from /metrics.
+func (c *child) histogram(name string) (bounds []float64, counts []float64, err error) {
+	resp, err := http.Get("http://" + c.http + "/metrics")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	prefix := name + `_bucket{le="`
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, prefix) {
+			continue
+		}
+		rest := line[len(prefix):]
+		q := strings.IndexByte(rest, '"')
+		sp := strings.LastIndexByte(rest, ' ')
+		if q < 0 || sp < 0 {
+			continue
+		}
+		le, err1 := strconv.ParseFloat(rest[:q], 64)
+		n, err2 := strconv.ParseFloat(rest[sp+1:], 64)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		bounds, counts = append(bounds, le), append(counts, n)
+	}
+	return bounds, counts, sc.Err()
+}
+
+// quantile estimates a quantile from cumulative buckets by linear
+// interpolation in the bucket that holds it, as Prometheus does.
+func quantile(bounds, counts []float64, q float64) float64 {
+	if len(counts) == 0 || counts[len(counts)-1] == 0 {
+		return math.NaN()
+	}
+	rank, lower, prev := q*counts[len(counts)-1], 0.0, 0.0
+	for i, n := range counts {
+		if n >= rank {
+			if math.IsInf(bounds[i], 1) {
+				return lower
+			}
+			if n == prev {
+				return bounds[i]
+			}
+			return lower + (bounds[i]-lower)*(rank-prev)/(n-prev)
+		}
+		lower, prev = bounds[i], n
+	}
+	return lower
+}
+
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	max int
+	buf bytes.Buffer
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.buf.Write(p)
+	if over := t.buf.Len() - t.max; over > 0 {
+		t.buf.Next(over)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string { return t.buf.String() }

@@ -1,0 +1,166 @@
+package bench
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// Throughput is one configuration's consumption of the loaded events.
+type Throughput struct {
+	EventsPerSec     float64 `json:"events_per_sec"`
+	CPUSecPerMillion float64 `json:"cpu_sec_per_million_events"`
+	PeakRSSMB        float64 `json:"peak_rss_mb"`
+	// Sampled peaks of the anonymous (heap, stacks) and file-backed
+	// (Badger's mmapped tables and logs) parts of RSS, from /proc.
+	AnonMB float64 `json:"peak_rss_anon_mb,omitempty"`
+	FileMB float64 `json:"peak_rss_file_mb,omitempty"`
+}
+
+// Latency is the enricher's input-timestamp-to-ack latency at a fixed load.
+type Latency struct {
+	OfferedPerSec float64 `json:"offered_events_per_sec"`
+	Seconds       float64 `json:"seconds"`
+	Events        int64   `json:"events"`
+	P50Ms         float64 `json:"p50_ms"`
+	P99Ms         float64 `json:"p99_ms"`
+}
+
+// BigView is the scale step with more content rows.
+type BigView struct {
+	Rows     int     `json:"rows"`
+	RestoreS float64 `json:"restore_s"`
+	Throughput
+}
+
+// Target is one of the issue's targets and whether the run met it.
+type Target struct {
+	Name  string  `json:"name"`
+	Want  string  `json:"want"`
+	Value float64 `json:"value"`
+	Met   bool    `json:"met"`
+}
+
+// Results is what bench/results.json holds.
+type Results struct {
+	Date         string      `json:"date"`
+	Machine      string      `json:"machine"`
+	CPUs         int         `json:"cpus"`
+	Go           string      `json:"go"`
+	Broker       string      `json:"broker"`
+	Content      int         `json:"content_rows"`
+	Events       int         `json:"events"`
+	Partitions   int         `json:"partitions"`
+	Passthrough  Throughput  `json:"passthrough"`
+	Enricher     Throughput  `json:"enricher"`
+	Ratio        float64     `json:"ratio"`
+	Latency      Latency     `json:"latency"`
+	RestoreS     float64     `json:"restore_s"`
+	WarmRestartS float64     `json:"warm_restart_s"`
+	TwoInstances *Throughput `json:"two_instances,omitempty"`
+	BigView      *BigView    `json:"big_view,omitempty"`
+	Targets      []Target    `json:"targets"`
+}
+
+func newResults(cfg Config) *Results {
+	host, _ := os.Hostname()
+	return &Results{Date: time.Now().UTC().Format("2006-01-02 15:04 MST"), CPUs: runtime.NumCPU(),
+		Machine: fmt.Sprintf("%s, %s/%s, host %s", cpuModel(), runtime.GOOS, runtime.GOARCH, host),
+		Go:      runtime.Version(), Broker: "external: " + strings.Join(cfg.Brokers, ","),
+		Content: cfg.Content, Events: cfg.Events, Partitions: cfg.Partitions}
+}
+
+func cpuModel() string {
+	f, err := os.Open("/proc/cpuinfo")
+	if err != nil {
+		return "unknown CPU"
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown CPU"
+}
+
+func (r *Results) finish() {
+	if r.Passthrough.EventsPerSec > 0 {
+		r.Ratio = r.Enricher.EventsPerSec / r.Passthrough.EventsPerSec
+	}
+	if math.IsNaN(r.Latency.P50Ms) || math.IsNaN(r.Latency.P99Ms) {
+		r.Latency.P50Ms, r.Latency.P99Ms = -1, -1 // no sample; JSON has no NaN
+	}
+	r.Targets = []Target{
+		{"enricher / passthrough throughput", ">= 0.8", r.Ratio, r.Ratio >= 0.8},
+		{"enricher events/s", ">= 100000", r.Enricher.EventsPerSec, r.Enricher.EventsPerSec >= 100_000},
+		{fmt.Sprintf("p99 latency at %.0f/s (ms)", r.Latency.OfferedPerSec), "<= 50", r.Latency.P99Ms, r.Latency.P99Ms >= 0 && r.Latency.P99Ms <= 50},
+		{"warm restart to ready (s)", "<= 2", r.WarmRestartS, r.WarmRestartS <= 2},
+		{fmt.Sprintf("restore of %d rows (s)", r.Content), "<= 3", r.RestoreS, r.RestoreS <= 3},
+		{fmt.Sprintf("peak RSS at %d rows (MB)", r.Content), "<= 300", r.Enricher.PeakRSSMB, r.Enricher.PeakRSSMB <= 300},
+	}
+}
+
+// Markdown renders the results as the table of bench/RESULTS.md.
+func (r *Results) Markdown(command string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# `enricher bench` results\n\n%s on %s (%d CPUs), %s; broker: %s.\n\n", r.Date, r.Machine, r.CPUs, r.Go, r.Broker)
+	fmt.Fprintf(&b, "Command: `%s`\n\n", command)
+	fmt.Fprintf(&b, "%d content rows, %d events, %d partitions; each configuration consumes all events from an empty group. "+
+		"Throughput runs from the first to the last output record; CPU is the child process's over that window; "+
+		"peak RSS is the child's VmHWM just before it is stopped (the broker is not in it); anon / file are sampled peaks of its anonymous and file-backed RSS.\n\n", r.Content, r.Events, r.Partitions)
+	b.WriteString("| configuration | events/s | CPU s / M events | peak RSS MB | anon / file MB | restore s | notes |\n|---|---:|---:|---:|---:|---:|---|\n")
+	row := func(name string, t Throughput, restore float64, note string) {
+		rs := "-"
+		if restore > 0 {
+			rs = fmt.Sprintf("%.2f", restore)
+		}
+		fmt.Fprintf(&b, "| %s | %.0f | %.2f | %.0f | %.0f / %.0f | %s | %s |\n", name, t.EventsPerSec, t.CPUSecPerMillion, t.PeakRSSMB, t.AnonMB, t.FileMB, rs, note)
+	}
+	row("passthrough (kafka-go Reader+Writer, no enrichment)", r.Passthrough, 0, "baseline")
+	row(fmt.Sprintf("enricher, %d rows", r.Content), r.Enricher, r.RestoreS,
+		fmt.Sprintf("ratio %.2f; warm restart ready in %.2f s", r.Ratio, r.WarmRestartS))
+	if t := r.TwoInstances; t != nil {
+		row(fmt.Sprintf("2 enrichers in one group, %d rows", r.Content), *t, 0, "CPU summed; RSS, anon, file: the larger instance's")
+	}
+	if v := r.BigView; v != nil {
+		row(fmt.Sprintf("enricher, %d rows", v.Rows), v.Throughput, v.RestoreS, "")
+	}
+	l := r.Latency
+	fmt.Fprintf(&b, "\nLatency (input Kafka timestamp to output ack, `enricher_event_latency_seconds`) at %.0f events/s offered for %.0f s (%d events): "+
+		"**p50 %.1f ms, p99 %.1f ms**.\n\n", l.OfferedPerSec, l.Seconds, l.Events, l.P50Ms, l.P99Ms)
+	b.WriteString("| target | want | measured | |\n|---|---|---:|---|\n")
+	for _, t := range r.Targets {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", t.Name, t.Want, num(t.Value), map[bool]string{true: "met", false: "**missed**"}[t.Met])
+	}
+	return b.String()
+}
+
+func num(v float64) string {
+	switch {
+	case math.IsNaN(v):
+		return "-"
+	case v >= 100:
+		return fmt.Sprintf("%.0f", v)
+	default:
+		return fmt.Sprintf("%.2f", v)
+	}
+}
+
+// Write writes results.json and RESULTS.md into dir.
+func (r *Results) Write(dir, command string) error {
+	js, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(dir+"/results.json", append(js, '\n'), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(dir+"/RESULTS.md", []byte(r.Markdown(command)), 0o644)
+}

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/thmanyah/enricher/bench"
+)
+
+func newBenchCmd() *cobra.Command {
+	cfg := bench.Config{RunArgs: []string{"run"}, PassthroughArgs: []string{"bench", "passthrough"}}
+	var brokers, outDir, cpuProfile string
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "End-to-end benchmark: passthrough baseline vs the enricher on the same input",
+		Long: `bench starts an in-process Kafka (or uses --brokers), loads --content rows and
+--events engagement events, then runs, as child processes of this binary, a
+passthrough (kafka-go group Reader + Writer configured as the enricher's, no
+enrichment) and 'enricher run' on the same input, each from an empty group. It
+reports events/s of each and their ratio, p50/p99 latency at --rate events/s,
+the children's peak RSS and CPU seconds per million events, the time to restore
+the view from an empty data dir and a warm restart's time to ready, and (unless
+--skip-scale) two enrichers in one group and a view of --scale-content rows.
+It prints the table and writes results.json and RESULTS.md into --out.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			exe, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			cfg.Exe = exe
+			cfg.Brokers = splitList(brokers)
+			cfg.Log = cmd.ErrOrStderr()
+			if cpuProfile != "" {
+				abs, err := filepath.Abs(cpuProfile)
+				if err != nil {
+					return err
+				}
+				cfg.ProfileRunArgs = []string{"bench", "profiled-run", "--cpuprofile", abs, "--"}
+			}
+			res, err := bench.Run(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			command := "enricher " + strings.Join(os.Args[1:], " ")
+			fmt.Fprintln(cmd.OutOrStdout(), res.Markdown(command))
+			if outDir == "" {
+				return nil
+			}
+			if err := os.MkdirAll(outDir, 0o755); err != nil {
+				return err
+			}
+			return res.Write(outDir, command)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&brokers, "brokers", "", "Kafka brokers, comma-separated; empty: an in-process Kafka")
+	fs.IntVar(&cfg.Content, "content", 100_000, "content rows loaded")
+	fs.IntVar(&cfg.Events, "events", 1_000_000, "engagement events loaded")
+	fs.IntVar(&cfg.Partitions, "partitions", 6, "partitions of the events and content topics")
+	fs.Float64Var(&cfg.Rate, "rate", 20_000, "offered load of the latency measurement, events/s")
+	fs.DurationVar(&cfg.LatencyFor, "latency-for", 10*time.Second, "how long the latency measurement offers --rate")
+	fs.IntVar(&cfg.ScaleContent, "scale-content", 1_000_000, "content rows of the scale step (rows are added to reach it; 0 skips it)")
+	fs.BoolVar(&cfg.SkipScale, "skip-scale", false, "skip the scale steps (two instances, --scale-content rows)")
+	fs.StringVar(&outDir, "out", "", "directory to write results.json and RESULTS.md into; empty: print only")
+	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the first enricher child to this file")
+	cmd.AddCommand(newBenchPassthroughCmd(), newProfiledRunCmd())
+	return cmd
+}
+
+// newBenchPassthroughCmd is the baseline child of `enricher bench`.
+func newBenchPassthroughCmd() *cobra.Command {
+	var cfg bench.PassthroughConfig
+	var brokers, topics string
+	cmd := &cobra.Command{
+		Use:    "passthrough",
+		Short:  "Consume topics and produce the same bytes to another topic (bench baseline)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg.Brokers, cfg.Topics = splitList(brokers), splitList(topics)
+			return bench.Passthrough(cmd.Context(), cfg)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&brokers, "brokers", "localhost:9092", "Kafka brokers, comma-separated")
+	fs.StringVar(&topics, "topics", "", "topics to consume, comma-separated")
+	fs.StringVar(&cfg.Group, "group", "bench-passthrough", "consumer group")
+	fs.StringVar(&cfg.OutputTopic, "output-topic", "", "topic to produce to")
+	return cmd
+}
+
+// newProfiledRunCmd runs `enricher run` with the arguments after -- under a
+// CPU profile, for `enricher bench --cpuprofile`.
+func newProfiledRunCmd() *cobra.Command {
+	var file string
+	cmd := &cobra.Command{
+		Use:    "profiled-run --cpuprofile FILE -- [run flags]",
+		Short:  "enricher run under a CPU profile (bench)",
+		Hidden: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, err := os.Create(file)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return err
+			}
+			defer pprof.StopCPUProfile()
+			run := newRunCmd()
+			run.SetArgs(args)
+			run.SilenceUsage, run.SilenceErrors = true, true
+			return run.ExecuteContext(cmd.Context())
+		},
+	}
+	cmd.Flags().StringVar(&file, "cpuprofile", "", "CPU profile file")
+	return cmd
+}
