@@ -77,3 +77,21 @@ logs:
 
 ps:
 	$(COMPOSE_CMD) ps
+
+# ---- Crash, fault and hostile-input tests (issue #9) ----
+FUZZTIME ?= 5s
+.PHONY: test-faults fuzz
+# kill -9 under load and during start-up and view load, SIGTERM under load,
+# disk damage, a broker outage; then every fuzz target for $(FUZZTIME).
+test-faults:
+	ENRICHER_FAULT_TESTS=1 $(GO) test -count=1 -timeout 10m -run '^TestFault' -v ./cmd/enricher
+	@$(MAKE) --no-print-directory fuzz
+
+# Every fuzz target, one per `go test -fuzz` (it takes one).
+fuzz:
+	@set -e; for dir in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+	  for f in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$dir/*_test.go); do \
+	    echo "fuzz $$dir $$f ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$dir; \
+	  done; \
+	done

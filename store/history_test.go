@@ -2,6 +2,8 @@ package store
 
 import (
 	"database/sql"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -319,6 +321,31 @@ func TestTruncateOrderWithoutLSN(t *testing.T) {
 			}
 			if _, ok := s.Current(testID(1)); ok {
 				t.Errorf("after restart, a pre-truncate change resurrected the row")
+			}
+		})
+	}
+}
+
+// TestOpenAfterEmptyLogFile: a process killed between Badger creating a WAL
+// or value log file and sizing it leaves an empty file; Open must still work
+// and keep what was committed (dgraph-io/badger#2207).
+func TestOpenAfterEmptyLogFile(t *testing.T) {
+	for _, name := range []string{"00099.mem", "000099.vlog"} {
+		t.Run(name, func(t *testing.T) {
+			s := newTestStore(t)
+			if _, err := s.Apply(batchOf(upsert(1, 8, 1000))); err != nil {
+				t.Fatal(err)
+			}
+			dir := s.dir
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, name), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			s2 := openTestStore(t, Options{Dir: dir})
+			if _, ok := s2.Current(testID(1)); !ok {
+				t.Fatal("row lost after reopening past an empty log file")
 			}
 		})
 	}

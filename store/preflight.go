@@ -12,6 +12,9 @@ import (
 // footer's lengths point outside the file, e.g. after a truncated copy. A
 // footer is: index, index length (4), checksum, checksum length (4).
 func checkTables(dir string) error {
+	if err := removeEmptyLogs(dir); err != nil {
+		return err
+	}
 	paths, err := filepath.Glob(filepath.Join(dir, "*.sst"))
 	if err != nil {
 		return err
@@ -19,6 +22,31 @@ func checkTables(dir string) error {
 	for _, p := range paths {
 		if err := checkTableFooter(p); err != nil {
 			return fmt.Errorf("table %s: %w", filepath.Base(p), err)
+		}
+	}
+	return nil
+}
+
+// removeEmptyLogs deletes zero-length memtable WAL (.mem) and value log
+// (.vlog) files. A process killed between Badger creating such a file and
+// sizing it leaves it empty, and Badger then refuses to open at all
+// (dgraph-io/badger#2207). An empty file holds no write, so nothing is lost.
+func removeEmptyLogs(dir string) error {
+	for _, pattern := range []string{"*.mem", "*.vlog"} {
+		paths, err := filepath.Glob(filepath.Join(dir, pattern))
+		if err != nil {
+			return err
+		}
+		for _, p := range paths {
+			fi, err := os.Stat(p)
+			if err != nil {
+				return err
+			}
+			if fi.Size() == 0 {
+				if err := os.Remove(p); err != nil {
+					return fmt.Errorf("remove empty %s: %w", filepath.Base(p), err)
+				}
+			}
 		}
 	}
 	return nil
