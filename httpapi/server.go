@@ -72,6 +72,9 @@ func NewHandler(cfg Config) (http.Handler, error) {
 // NewServer returns an http.Server with timeouts that keep slow clients from
 // holding connections.
 func NewServer(addr string, h http.Handler, log *zap.Logger) *http.Server {
+	if log == nil {
+		log = zap.NewNop()
+	}
 	return &http.Server{
 		Addr:              addr,
 		Handler:           h,

@@ -4,10 +4,12 @@ import (
 	"database/sql"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
@@ -108,3 +110,46 @@ func TestNotReady(t *testing.T) {
 		t.Fatalf("/readyz: got %d %s, want 503 with the lag", code, body)
 	}
 }
+
+// TestSlowClientIsCutOff: a client that opens a connection and dribbles its
+// request (slowloris) is disconnected by the server's header timeout instead
+// of holding the connection; other clients are served meanwhile.
+func TestSlowClientIsCutOff(t *testing.T) {
+	h, err := NewHandler(Config{View: nopView{}, Tracker: tracker{ready: true}, Gatherer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewServer("127.0.0.1:0", h, nil)
+	srv.ReadHeaderTimeout = 200 * time.Millisecond // production: 5s; the behaviour is the same
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Close() })
+
+	conn, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\n")); err != nil { // never finishes the headers
+		t.Fatal(err)
+	}
+	res, err := http.Get("http://" + l.Addr().String() + "/healthz")
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("another client while one is slow: %v %v", res, err)
+	}
+	res.Body.Close()
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	b, err := io.ReadAll(conn)
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatalf("the server kept the slow connection open for 10s (read %q)", b)
+	}
+}
+
+type nopView struct{}
+
+func (nopView) Get(uuid.UUID) (store.Record, bool, error)   { return store.Record{}, false, nil }
+func (nopView) List(uuid.UUID, int) ([]store.Record, error) { return nil, nil }
+func (nopView) Len() int                                    { return 0 }

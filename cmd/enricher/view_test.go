@@ -325,7 +325,9 @@ func TestContentViewEndToEnd(t *testing.T) {
 		t.Fatalf("/healthz: got %d, want 200", code)
 	}
 	registryDown.Store(false)
+	back := time.Now()
 	tm.waitReady(60 * time.Second)
+	t.Logf("schema registry outage: the view was ready %v after the registry came back", time.Since(back).Round(time.Millisecond))
 	g.assertView(tm)
 
 	// A truncate is ordered only against its own partition, so it gets a phase
