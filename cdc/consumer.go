@@ -348,6 +348,34 @@ func (c *Consumer) listOffsets(ctx context.Context) (map[int]kafka.PartitionOffs
 	return out, nil
 }
 
+// endOffsets lists the end offsets of the partitions the view reads: one
+// ListOffsets round trip, as the enricher asks once per batch. Partitions
+// added since are found by refreshLoop; until then they cannot hold content
+// the view was ever asked about.
+func (c *Consumer) endOffsets(ctx context.Context) (map[int]kafka.PartitionOffsets, error) {
+	c.mu.Lock()
+	reqs := make([]kafka.OffsetRequest, 0, len(c.parts))
+	for id := range c.parts {
+		reqs = append(reqs, kafka.LastOffsetOf(id))
+	}
+	c.mu.Unlock()
+	if len(reqs) == 0 {
+		return c.listOffsets(ctx)
+	}
+	res, err := c.client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{c.cfg.Topic: reqs}})
+	if err != nil {
+		return nil, fmt.Errorf("list offsets %s: %w", c.cfg.Topic, err)
+	}
+	out := make(map[int]kafka.PartitionOffsets, len(reqs))
+	for _, po := range res.Topics[c.cfg.Topic] {
+		if po.Error != nil {
+			return nil, fmt.Errorf("list offsets %s/%d: %w", c.cfg.Topic, po.Partition, po.Error)
+		}
+		out[po.Partition] = po
+	}
+	return out, nil
+}
+
 // refreshLoop picks up new partitions and keeps end offsets (and so lag) current
 // while the topic is idle.
 func (c *Consumer) refreshLoop(ctx context.Context, wg *sync.WaitGroup) {
@@ -413,7 +441,7 @@ func (c *Consumer) checkReady() {
 // when a lookup misses, so a miss is emitted only when the content is truly
 // unknown, not because the view was behind.
 func (c *Consumer) WaitCaughtUp(ctx context.Context) error {
-	offs, err := c.listOffsets(ctx)
+	offs, err := c.endOffsets(ctx)
 	if err != nil {
 		return err
 	}
