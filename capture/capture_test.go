@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/thmanyah/enricher/datagen"
 	"github.com/thmanyah/enricher/debezium"
 	"github.com/thmanyah/enricher/internal/fixtures"
 	"github.com/thmanyah/enricher/internal/pgtemp"
@@ -23,25 +24,7 @@ import (
 )
 
 // schema is the contract's data model.
-const schema = `
-CREATE TABLE content (
-  id UUID PRIMARY KEY,
-  slug TEXT UNIQUE NOT NULL,
-  title TEXT NOT NULL,
-  content_type TEXT CHECK (content_type IN ('podcast','newsletter','video')),
-  length_seconds INTEGER,
-  publish_ts TIMESTAMPTZ NOT NULL
-);
-CREATE TABLE engagement_events (
-  id BIGSERIAL PRIMARY KEY,
-  content_id UUID REFERENCES content(id),
-  user_id UUID,
-  event_type TEXT CHECK (event_type IN ('play','pause','finish','click')),
-  event_ts TIMESTAMPTZ NOT NULL,
-  duration_ms INTEGER,
-  device TEXT,
-  raw_payload JSONB
-);`
+const schema = datagen.Schema
 
 const (
 	contentTopic = "thmanyah.public.content"

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"sort"
 	"strconv"
 	"testing"
@@ -11,11 +10,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/thmanyah/enricher/capture"
-	"github.com/thmanyah/enricher/datagen"
-	"github.com/thmanyah/enricher/internal/pgtemp"
-	"github.com/thmanyah/enricher/internal/testkafka"
 )
 
 // BenchmarkCommitLatency measures, one commit at a time, how long after a
@@ -25,29 +19,8 @@ import (
 func BenchmarkCommitLatency(b *testing.B) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	pg, err := pgtemp.Start(ctx)
-	if errors.Is(err, pgtemp.ErrNoServer) {
-		b.Skip("no PostgreSQL server binaries")
-	}
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer pg.Stop()
-	if err := pg.Exec(ctx, "postgres", datagen.Schema); err != nil {
-		b.Fatal(err)
-	}
-	kc := testkafka.New(b)
-	kc.Topic(contentTopic, 3, map[string]string{"cleanup.policy": "compact"})
-	kc.Topic(eventsTopic, 3, nil)
-	kc.Topic(backfillTopic, 1, nil)
-	kc.Topic(outputTopic, 3, nil)
-	cp, err := capture.New(capture.Config{PGURL: pg.URL("postgres"), Brokers: kc.Addrs()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	go func() { _ = cp.Run(ctx) }()
-	tm := startMain(b, testConfig(kc.Addrs(), b.TempDir()))
-	tm.waitReady(30 * time.Second)
+	p := startPipeline(b, nil)
+	pg, kc, tm := p.pg, p.kc, p.tm
 
 	arrived := make(chan string, 1024)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(kc.Addrs()...), kgo.ConsumeTopics(outputTopic), kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()),

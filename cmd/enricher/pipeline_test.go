@@ -2,57 +2,21 @@ package main
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/thmanyah/enricher/capture"
-	"github.com/thmanyah/enricher/datagen"
-	"github.com/thmanyah/enricher/internal/pgtemp"
 	"github.com/thmanyah/enricher/internal/testkafka"
 )
 
 // TestPipelineFromPostgres proves the chain from real Postgres commits to
 // enriched records: temporary Postgres -> capture -> kfake -> run.
 func TestPipelineFromPostgres(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	pg, err := pgtemp.Start(ctx)
-	if errors.Is(err, pgtemp.ErrNoServer) {
-		t.Skip("no PostgreSQL server binaries; .ci/run installs them")
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pg.Stop)
-	if err := pg.Exec(ctx, "postgres", datagen.Schema); err != nil {
-		t.Fatal(err)
-	}
-	kc := testkafka.New(t)
-	kc.Topic(contentTopic, 3, map[string]string{"cleanup.policy": "compact"})
-	kc.Topic(eventsTopic, 3, nil)
-	kc.Topic(backfillTopic, 1, nil)
-	kc.Topic(outputTopic, 3, nil)
-
-	cp, err := capture.New(capture.Config{PGURL: pg.URL("postgres"), Brokers: kc.Addrs()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	capDone := make(chan error, 1)
-	go func() { capDone <- cp.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-capDone; err != nil {
-			t.Errorf("capture: %v", err)
-		}
-	})
-	cfg := testConfig(kc.Addrs(), t.TempDir())
-	cfg.JoinWait = 20 * time.Second
-	tm := startMain(t, cfg)
-	tm.waitReady(30 * time.Second)
+	ctx := context.Background()
+	p := startPipeline(t, func(c *RunConfig) { c.JoinWait = 20 * time.Second })
+	pg, kc, tm := p.pg, p.kc, p.tm
 
 	conn, err := pgx.Connect(ctx, pg.URL("postgres"))
 	if err != nil {
