@@ -53,6 +53,9 @@ type runner struct {
 	adm     *admin
 	dir     string
 	res     *Results
+	// brokerCPU is this process's CPU seconds per million events over the
+	// last throughput window: the in-process broker's, plus polling.
+	brokerCPU float64
 }
 
 func (r *runner) logf(format string, args ...any) {
@@ -140,7 +143,7 @@ func (r *runner) load(ctx context.Context) error {
 func (r *runner) throughput(ctx context.Context, topic string, want int64, kids ...*child) (rate, cpuPerM float64, err error) {
 	var t0 time.Time
 	var n0 int64
-	var cpu0 float64
+	var cpu0, self0 float64
 	limit := time.Now().Add(2*time.Minute + time.Duration(want/5000)*time.Second)
 	for {
 		n, err := r.adm.count(ctx, topic, r.cfg.Partitions)
@@ -149,7 +152,7 @@ func (r *runner) throughput(ctx context.Context, topic string, want int64, kids 
 		}
 		now := time.Now()
 		if n > 0 && t0.IsZero() {
-			t0, n0 = now, n
+			t0, n0, self0 = now, n, selfCPU()
 			for _, k := range kids {
 				cpu0 += k.cpu()
 			}
@@ -160,6 +163,7 @@ func (r *runner) throughput(ctx context.Context, topic string, want int64, kids 
 				cpu1 += k.cpu()
 			}
 			d := float64(n - n0)
+			r.brokerCPU = (selfCPU() - self0) / d * 1e6
 			return d / now.Sub(t0).Seconds(), (cpu1 - cpu0) / d * 1e6, nil
 		}
 		for _, k := range kids {
@@ -196,7 +200,7 @@ func (r *runner) passthrough(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r.res.Passthrough = Throughput{EventsPerSec: rate, CPUSecPerMillion: cpu, PeakRSSMB: mb(rss), AnonMB: mb(c.peakAnon), FileMB: mb(c.peakFile)}
+	r.res.Passthrough = Throughput{EventsPerSec: rate, CPUSecPerMillion: cpu, BrokerCPUSecPerMillion: r.brokerCPU, PeakRSSMB: mb(rss), AnonMB: mb(c.peakAnon), FileMB: mb(c.peakFile)}
 	r.logf("passthrough: %.0f events/s, %.2f CPU s per million, peak RSS %.0f MB", rate, cpu, mb(rss))
 	return nil
 }
@@ -238,7 +242,13 @@ func (r *runner) enricher(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r.logf("enricher: %.0f events/s, %.2f CPU s per million", rate, cpu)
+	r.logf("enricher: %.0f events/s, %.2f CPU s per million (broker %.2f)", rate, cpu, r.brokerCPU)
+	if r.res.EnricherStages, err = c.stageQuantiles(nil); err != nil {
+		return err
+	}
+	for _, st := range r.res.EnricherStages {
+		r.logf("  %s: p50 %.4g, p99 %.4g", st.Metric, st.P50, st.P99)
+	}
 
 	// Latency at a fixed offered load, the enricher caught up.
 	// Let the backlog's aftermath (GC, Badger compaction) settle. The last
@@ -254,6 +264,10 @@ func (r *runner) enricher(ctx context.Context) error {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	stagesBefore, err := c.histograms(stageHistograms) // the backlog's batches are in them
+	if err != nil {
+		return err
 	}
 	cl, err := newProducer(r.brokers)
 	if err != nil {
@@ -276,10 +290,16 @@ func (r *runner) enricher(ctx context.Context) error {
 	}
 	r.res.Latency = Latency{OfferedPerSec: r.cfg.Rate, Events: n, Seconds: r.cfg.LatencyFor.Seconds(),
 		P50Ms: 1000 * quantile(bounds, after, 0.50), P99Ms: 1000 * quantile(bounds, after, 0.99)}
+	if r.res.Latency.Stages, err = c.stageQuantiles(stagesBefore); err != nil {
+		return err
+	}
 	r.logf("enricher: latency at %.0f events/s for %v: p50 %.1f ms, p99 %.1f ms (%d events)",
 		r.cfg.Rate, r.cfg.LatencyFor, r.res.Latency.P50Ms, r.res.Latency.P99Ms, n)
+	for _, st := range r.res.Latency.Stages {
+		r.logf("  %s: p50 %.4g, p99 %.4g", st.Metric, st.P50, st.P99)
+	}
 	rss, _ := c.stop()
-	r.res.Enricher = Throughput{EventsPerSec: rate, CPUSecPerMillion: cpu, PeakRSSMB: mb(rss), AnonMB: mb(c.peakAnon), FileMB: mb(c.peakFile)}
+	r.res.Enricher = Throughput{EventsPerSec: rate, CPUSecPerMillion: cpu, BrokerCPUSecPerMillion: r.brokerCPU, PeakRSSMB: mb(rss), AnonMB: mb(c.peakAnon), FileMB: mb(c.peakFile)}
 	r.logf("enricher: peak RSS %.0f MB (sampled peaks: anon %.0f MB, file-backed %.0f MB)", mb(rss), mb(c.peakAnon), mb(c.peakFile))
 
 	// Warm restart on the same data dir.
@@ -368,7 +388,7 @@ func (r *runner) bigView(ctx context.Context) error {
 	}
 	rss, _ := c.stop()
 	r.res.BigView = &BigView{Rows: r.cfg.ScaleContent, RestoreS: restore.Seconds(),
-		Throughput: Throughput{EventsPerSec: rate, CPUSecPerMillion: cpu, PeakRSSMB: mb(rss), AnonMB: mb(c.peakAnon), FileMB: mb(c.peakFile)}}
+		Throughput: Throughput{EventsPerSec: rate, CPUSecPerMillion: cpu, BrokerCPUSecPerMillion: r.brokerCPU, PeakRSSMB: mb(rss), AnonMB: mb(c.peakAnon), FileMB: mb(c.peakFile)}}
 	r.logf("%d rows: restored in %v, %.0f events/s, %.2f CPU s per million, peak RSS %.0f MB",
 		r.cfg.ScaleContent, restore.Round(time.Millisecond), rate, cpu, mb(rss))
 	return nil

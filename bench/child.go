@@ -186,6 +186,55 @@ func (c *child) histogram(name string) (bounds []float64, counts []float64, err 
 	return bounds, counts, sc.Err()
 }
 
+// stageHistograms are the enricher's per-batch histograms reported beside
+// the latency, to tell where it goes.
+var stageHistograms = []string{
+	"enricher_batch_records", "enricher_batch_seconds", "enricher_join_wait_seconds",
+	"enricher_produce_seconds", "enricher_commit_seconds",
+}
+
+type histogram struct{ bounds, counts []float64 }
+
+func (c *child) histograms(names []string) (map[string]histogram, error) {
+	out := make(map[string]histogram, len(names))
+	for _, n := range names {
+		b, cs, err := c.histogram(n)
+		if err != nil {
+			return nil, fmt.Errorf("scrape %s: %w", n, err)
+		}
+		out[n] = histogram{b, cs}
+	}
+	return out, nil
+}
+
+// stageQuantiles scrapes stageHistograms again and returns the quantiles of
+// what they observed since before.
+func (c *child) stageQuantiles(before map[string]histogram) ([]Stage, error) {
+	after, err := c.histograms(stageHistograms)
+	if err != nil {
+		return nil, err
+	}
+	var out []Stage
+	for _, n := range stageHistograms {
+		a, b := after[n], before[n]
+		if b.counts == nil {
+			b.counts = make([]float64, len(a.counts)) // nil before: everything since start
+		}
+		if len(a.counts) != len(b.counts) {
+			continue
+		}
+		d := make([]float64, len(a.counts))
+		for i := range d {
+			d[i] = a.counts[i] - b.counts[i]
+		}
+		if len(d) == 0 || d[len(d)-1] == 0 {
+			continue
+		}
+		out = append(out, Stage{Metric: n, P50: quantile(a.bounds, d, 0.5), P99: quantile(a.bounds, d, 0.99)})
+	}
+	return out, nil
+}
+
 // quantile estimates a quantile from cumulative buckets by linear
 // interpolation in the bucket that holds it, as Prometheus does.
 func quantile(bounds, counts []float64, q float64) float64 {
@@ -232,3 +281,12 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 }
 
 func (t *tailBuffer) String() string { return t.buf.String() }
+
+// selfCPU is this process's user and system CPU seconds so far.
+func selfCPU() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return math.NaN()
+	}
+	return tv(ru.Utime) + tv(ru.Stime)
+}

@@ -15,7 +15,10 @@ import (
 type Throughput struct {
 	EventsPerSec     float64 `json:"events_per_sec"`
 	CPUSecPerMillion float64 `json:"cpu_sec_per_million_events"`
-	PeakRSSMB        float64 `json:"peak_rss_mb"`
+	// The bench process's CPU over the same window: with the in-process
+	// broker, mostly the broker's work for this configuration.
+	BrokerCPUSecPerMillion float64 `json:"broker_cpu_sec_per_million_events"`
+	PeakRSSMB              float64 `json:"peak_rss_mb"`
 	// Sampled peaks of the anonymous (heap, stacks) and file-backed
 	// (Badger's mmapped tables and logs) parts of RSS, from /proc.
 	AnonMB float64 `json:"peak_rss_anon_mb,omitempty"`
@@ -29,6 +32,16 @@ type Latency struct {
 	Events        int64   `json:"events"`
 	P50Ms         float64 `json:"p50_ms"`
 	P99Ms         float64 `json:"p99_ms"`
+	// Stages are quantiles of the enricher's per-batch histograms over the
+	// same window (records, or seconds).
+	Stages []Stage `json:"stages,omitempty"`
+}
+
+// Stage is one histogram's quantiles, bucket-interpolated.
+type Stage struct {
+	Metric string  `json:"metric"`
+	P50    float64 `json:"p50"`
+	P99    float64 `json:"p99"`
 }
 
 // BigView is the scale step with more content rows.
@@ -48,23 +61,26 @@ type Target struct {
 
 // Results is what bench/results.json holds.
 type Results struct {
-	Date         string      `json:"date"`
-	Machine      string      `json:"machine"`
-	CPUs         int         `json:"cpus"`
-	Go           string      `json:"go"`
-	Broker       string      `json:"broker"`
-	Content      int         `json:"content_rows"`
-	Events       int         `json:"events"`
-	Partitions   int         `json:"partitions"`
-	Passthrough  Throughput  `json:"passthrough"`
-	Enricher     Throughput  `json:"enricher"`
-	Ratio        float64     `json:"ratio"`
-	Latency      Latency     `json:"latency"`
-	RestoreS     float64     `json:"restore_s"`
-	WarmRestartS float64     `json:"warm_restart_s"`
-	TwoInstances *Throughput `json:"two_instances,omitempty"`
-	BigView      *BigView    `json:"big_view,omitempty"`
-	Targets      []Target    `json:"targets"`
+	Date        string     `json:"date"`
+	Machine     string     `json:"machine"`
+	CPUs        int        `json:"cpus"`
+	Go          string     `json:"go"`
+	Broker      string     `json:"broker"`
+	Content     int        `json:"content_rows"`
+	Events      int        `json:"events"`
+	Partitions  int        `json:"partitions"`
+	Passthrough Throughput `json:"passthrough"`
+	Enricher    Throughput `json:"enricher"`
+	Ratio       float64    `json:"ratio"`
+	Latency     Latency    `json:"latency"`
+	// EnricherStages are the per-batch histograms of the 100k-row enricher
+	// over the throughput run.
+	EnricherStages []Stage     `json:"enricher_stages,omitempty"`
+	RestoreS       float64     `json:"restore_s"`
+	WarmRestartS   float64     `json:"warm_restart_s"`
+	TwoInstances   *Throughput `json:"two_instances,omitempty"`
+	BigView        *BigView    `json:"big_view,omitempty"`
+	Targets        []Target    `json:"targets"`
 }
 
 func newResults(cfg Config) *Results {
@@ -115,13 +131,13 @@ func (r *Results) Markdown(command string) string {
 	fmt.Fprintf(&b, "%d content rows, %d events, %d partitions; each configuration consumes all events from an empty group. "+
 		"Throughput runs from the first to the last output record; CPU is the child process's over that window; "+
 		"peak RSS is the child's VmHWM just before it is stopped (the broker is not in it); anon / file are sampled peaks of its anonymous and file-backed RSS.\n\n", r.Content, r.Events, r.Partitions)
-	b.WriteString("| configuration | events/s | CPU s / M events | peak RSS MB | anon / file MB | restore s | notes |\n|---|---:|---:|---:|---:|---:|---|\n")
+	b.WriteString("| configuration | events/s | CPU s / M events | broker CPU s / M | peak RSS MB | anon / file MB | restore s | notes |\n|---|---:|---:|---:|---:|---:|---:|---|\n")
 	row := func(name string, t Throughput, restore float64, note string) {
 		rs := "-"
 		if restore > 0 {
 			rs = fmt.Sprintf("%.2f", restore)
 		}
-		fmt.Fprintf(&b, "| %s | %.0f | %.2f | %.0f | %.0f / %.0f | %s | %s |\n", name, t.EventsPerSec, t.CPUSecPerMillion, t.PeakRSSMB, t.AnonMB, t.FileMB, rs, note)
+		fmt.Fprintf(&b, "| %s | %.0f | %.2f | %.2f | %.0f | %.0f / %.0f | %s | %s |\n", name, t.EventsPerSec, t.CPUSecPerMillion, t.BrokerCPUSecPerMillion, t.PeakRSSMB, t.AnonMB, t.FileMB, rs, note)
 	}
 	row("passthrough (kafka-go Reader+Writer, no enrichment)", r.Passthrough, 0, "baseline")
 	row(fmt.Sprintf("enricher, %d rows", r.Content), r.Enricher, r.RestoreS,
@@ -135,11 +151,24 @@ func (r *Results) Markdown(command string) string {
 	l := r.Latency
 	fmt.Fprintf(&b, "\nLatency (input Kafka timestamp to output ack, `enricher_event_latency_seconds`) at %.0f events/s offered for %.0f s (%d events): "+
 		"**p50 %.1f ms, p99 %.1f ms**.\n\n", l.OfferedPerSec, l.Seconds, l.Events, l.P50Ms, l.P99Ms)
+	stages(&b, "Per batch in that window", l.Stages)
+	stages(&b, fmt.Sprintf("Per batch during the enricher's throughput run (%d rows)", r.Content), r.EnricherStages)
 	b.WriteString("| target | want | measured | |\n|---|---|---:|---|\n")
 	for _, t := range r.Targets {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", t.Name, t.Want, num(t.Value), map[bool]string{true: "met", false: "**missed**"}[t.Met])
 	}
 	return b.String()
+}
+
+func stages(b *strings.Builder, title string, ss []Stage) {
+	if len(ss) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "%s (bucket-interpolated):\n\n| histogram | p50 | p99 |\n|---|---:|---:|\n", title)
+	for _, st := range ss {
+		fmt.Fprintf(b, "| `%s` | %.4g | %.4g |\n", st.Metric, st.P50, st.P99)
+	}
+	b.WriteString("\n")
 }
 
 func num(v float64) string {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -62,10 +63,13 @@ type Config struct {
 	Encoder   *Encoder
 	Producer  Producer
 
-	Mode       Mode
-	JoinWait   time.Duration
-	BatchSize  int           // events per batch at most; default 4096
-	Linger     time.Duration // how long a batch waits to fill; default 5ms
+	Mode      Mode
+	JoinWait  time.Duration
+	BatchSize int           // events per batch at most; default 4096
+	Linger    time.Duration // how long a batch waits to fill; default 5ms
+	// Workers is how many batches are decoded, joined and encoded at once;
+	// default GOMAXPROCS. Output order and commits follow fetch order anyway.
+	Workers    int
 	Logger     *zap.Logger
 	Registerer prometheus.Registerer
 	Backoff    retry.Backoff
@@ -94,6 +98,9 @@ func (c *Config) validate() error {
 	if c.Linger <= 0 {
 		c.Linger = 5 * time.Millisecond
 	}
+	if c.Workers <= 0 {
+		c.Workers = runtime.GOMAXPROCS(0)
+	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
 	}
@@ -108,14 +115,6 @@ type Enricher struct {
 	cfg Config
 	log *zap.Logger
 	m   *metrics
-
-	// Per-batch buffers, reused so the hot path does not allocate per event.
-	events  []item
-	out     []kafka.Message
-	headers []kafka.Header
-	arena   []byte
-	misses  []int
-	counts  outcomes
 
 	mu      sync.Mutex
 	started bool
@@ -144,8 +143,8 @@ func New(cfg Config) (*Enricher, error) {
 func (e *Enricher) Stats() map[string]any { return e.m.snapshot() }
 
 // Run waits for the content view to be ready, then enriches until ctx ends.
-// The batch in hand when ctx ends is finished (its output produced and its
-// offsets committed) within the backoff's patience, or left uncommitted.
+// The batches in flight when ctx ends are finished (their output produced and
+// their offsets committed) within a grace period, or left uncommitted.
 func (e *Enricher) Run(ctx context.Context) error {
 	e.mu.Lock()
 	if e.started {
@@ -160,21 +159,7 @@ func (e *Enricher) Run(ctx context.Context) error {
 		return nil
 	case <-e.cfg.Freshness.ReadyC():
 	}
-	rc := kafka.ReaderConfig{
-		Brokers:               e.cfg.Brokers,
-		GroupID:               e.cfg.Group,
-		GroupTopics:           e.cfg.Topics,
-		MinBytes:              1,
-		MaxBytes:              16 << 20,
-		MaxWait:               250 * time.Millisecond,
-		QueueCapacity:         e.cfg.BatchSize,
-		CommitInterval:        0, // commits are explicit, after the output is acknowledged
-		StartOffset:           kafka.FirstOffset,
-		WatchPartitionChanges: true,
-		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
-			e.log.Warn("kafka group reader: " + fmt.Sprintf(msg, args...))
-		}),
-	}
+	rc := ReaderConfig(e.cfg.Brokers, e.cfg.Group, e.cfg.Topics, e.cfg.BatchSize, e.log)
 	if e.cfg.Reader != nil {
 		e.cfg.Reader(&rc)
 	}
@@ -182,64 +167,32 @@ func (e *Enricher) Run(ctx context.Context) error {
 	defer r.Close()
 	e.log.Info("enricher joining", zap.Strings("topics", e.cfg.Topics), zap.String("group", e.cfg.Group))
 
-	// The batch in hand is finished under a context that outlives ctx by a grace period.
-	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopWork()
-	go func() {
-		select {
-		case <-workCtx.Done():
-		case <-ctx.Done():
-			select {
-			case <-time.After(10 * time.Second):
-				stopWork()
-			case <-workCtx.Done():
-			}
-		}
-	}()
-
-	batch := make([]kafka.Message, 0, e.cfg.BatchSize)
-	for {
-		batch = batch[:0]
-		m, err := r.FetchMessage(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("fetch engagement events: %w", err)
-		}
-		batch = append(batch, m)
-		lctx, cancel := context.WithTimeout(ctx, e.cfg.Linger)
-		for len(batch) < cap(batch) {
-			m, err := r.FetchMessage(lctx)
-			if err != nil {
-				break
-			}
-			batch = append(batch, m)
-		}
-		cancel()
-		if err := e.process(ctx, workCtx, batch); err != nil {
-			if errors.Is(err, errShutdown) {
-				e.log.Info("batch left uncommitted at shutdown; it will be processed again", zap.Int("events", len(batch)))
-				return nil
-			}
-			return err
-		}
-		e.commit(ctx, workCtx, r, batch)
+	p := pipeline{
+		batchSize: e.cfg.BatchSize,
+		linger:    e.cfg.Linger,
+		workers:   e.cfg.Workers,
+		grace:     10 * time.Second,
+		transform: e.process,
+		deliver:   e.deliver,
+		commit: func(ctx, workCtx context.Context, msgs []kafka.Message) {
+			e.commit(ctx, workCtx, r, msgs)
+		},
 	}
+	return p.run(ctx, r)
 }
 
 var errShutdown = errors.New("shutting down")
 
-// process turns a batch of input records into output and DLQ records and
-// produces them all; it returns once the broker acknowledged every one.
-func (e *Enricher) process(ctx, workCtx context.Context, batch []kafka.Message) error {
-	start := time.Now()
-	e.events = e.events[:0]
-	e.misses = e.misses[:0]
+// process turns a batch of input records into output and DLQ records in
+// b.out; deliver produces them. Workers run it on several batches at once.
+func (e *Enricher) process(ctx, workCtx context.Context, b *batch) error {
+	b.start = time.Now()
+	b.events = b.events[:0]
+	b.misses = b.misses[:0]
 	applied := e.cfg.Freshness.AppliedTsMs()
-	for i := range batch {
-		it := item{msg: &batch[i]}
-		it.ev, it.err = e.decode(ctx, workCtx, &batch[i])
+	for i := range b.in {
+		it := item{msg: &b.in[i]}
+		it.ev, it.err = e.decode(ctx, workCtx, &b.in[i])
 		switch {
 		case errors.Is(it.err, errShutdown):
 			return it.err
@@ -254,20 +207,20 @@ func (e *Enricher) process(ctx, workCtx context.Context, batch []kafka.Message) 
 			// A miss, or an event newer than every change the view applied:
 			// the view may be behind, so the answer is provisional.
 			if !it.found || (e.cfg.Mode == ModeAsOf && it.ev.Event.EventTs.UnixMilli() > applied) {
-				e.misses = append(e.misses, len(e.events))
+				b.misses = append(b.misses, len(b.events))
 			}
 		}
-		e.events = append(e.events, it)
+		b.events = append(b.events, it)
 	}
-	if len(e.misses) > 0 {
-		e.waitForMisses(ctx)
+	if len(b.misses) > 0 {
+		e.waitForMisses(ctx, b)
 	}
 
-	e.out = e.out[:0]
-	e.headers = e.headers[:0]
-	e.arena = e.arena[:0]
-	for i := range e.events {
-		it := &e.events[i]
+	b.out = b.out[:0]
+	b.headers = b.headers[:0]
+	b.arena = b.arena[:0]
+	for i := range b.events {
+		it := &b.events[i]
 		switch it.result {
 		case "skipped", "dlq":
 		default:
@@ -277,35 +230,44 @@ func (e *Enricher) process(ctx, workCtx context.Context, batch []kafka.Message) 
 					it.result = "miss"
 				}
 			}
-			if err := e.appendOutput(it); err != nil {
+			if err := e.appendOutput(b, it); err != nil {
 				it.err, it.stage, it.result = err, "enricher.encode", "dlq"
 			}
 		}
 		if it.result == "dlq" {
 			e.log.Warn("engagement event to dlq", zap.String("topic", it.msg.Topic), zap.Int("partition", it.msg.Partition),
 				zap.Int64("offset", it.msg.Offset), zap.String("stage", it.stage), zap.Error(it.err))
-			e.out = append(e.out, dlq.Record(e.cfg.DLQTopic, *it.msg, it.stage, it.err, start))
+			b.out = append(b.out, dlq.Record(e.cfg.DLQTopic, *it.msg, it.stage, it.err, b.start))
 		}
 	}
-	if len(e.out) > 0 {
-		if err := e.produce(ctx, workCtx); err != nil {
+	e.m.batchSize.Observe(float64(len(b.in)))
+	e.m.batchTime.Observe(time.Since(b.start).Seconds())
+	return nil
+}
+
+// deliver produces a processed batch's records and returns once the broker
+// acknowledged every one; the caller then commits its offsets.
+func (e *Enricher) deliver(ctx, workCtx context.Context, b *batch) error {
+	if len(b.out) > 0 {
+		if err := e.produce(ctx, workCtx, b.out); err != nil {
+			if errors.Is(err, errShutdown) {
+				e.log.Info("batch left uncommitted at shutdown; it will be processed again", zap.Int("events", len(b.in)))
+			}
 			return err
 		}
 	}
 	now := time.Now()
-	e.counts = e.counts[:0]
-	for i := range e.events {
-		it := &e.events[i]
-		e.counts.add(it.msg.Topic, it.result)
+	b.counts = b.counts[:0]
+	for i := range b.events {
+		it := &b.events[i]
+		b.counts.add(it.msg.Topic, it.result)
 		if it.result != "dlq" && it.result != "skipped" {
 			e.m.latency.Observe(now.Sub(it.msg.Time).Seconds())
 		}
 	}
-	for _, c := range e.counts {
+	for _, c := range b.counts {
 		e.m.events.WithLabelValues(c.topic, c.result).Add(float64(c.n))
 	}
-	e.m.batchSize.Observe(float64(len(batch)))
-	e.m.batchTime.Observe(time.Since(start).Seconds())
 	return nil
 }
 
@@ -321,13 +283,13 @@ func (e *Enricher) lookup(ev *debezium.Engagement) (store.Lookup, bool) {
 // and events newer than anything the view applied, which may have found an
 // older version than the one valid at their time. One wait serves the whole
 // batch; when the view is caught up it costs one ListOffsets round trip.
-func (e *Enricher) waitForMisses(ctx context.Context) {
+func (e *Enricher) waitForMisses(ctx context.Context, b *batch) {
 	if e.cfg.JoinWait > 0 {
 		start := time.Now()
 		wctx, cancel := context.WithTimeout(ctx, e.cfg.JoinWait)
-		e.m.joinWaiting.Set(1)
+		e.m.joinWaiting.Inc()
 		err := e.cfg.Freshness.WaitCaughtUp(wctx)
-		e.m.joinWaiting.Set(0)
+		e.m.joinWaiting.Dec()
 		cancel()
 		outcome := "caught_up"
 		if err != nil {
@@ -340,14 +302,14 @@ func (e *Enricher) waitForMisses(ctx context.Context) {
 		e.m.joinWaits.WithLabelValues(outcome).Inc()
 		e.m.joinWaitTime.Observe(time.Since(start).Seconds())
 	}
-	for _, i := range e.misses {
-		it := &e.events[i]
+	for _, i := range b.misses {
+		it := &b.events[i]
 		it.look, it.found = e.lookup(&it.ev.Event)
 	}
 }
 
 // appendOutput encodes an event's output record into the batch's buffers.
-func (e *Enricher) appendOutput(it *item) error {
+func (e *Enricher) appendOutput(b *batch, it *item) error {
 	ev := &it.ev.Event
 	o := Output{
 		EventID:    ev.ID,
@@ -366,35 +328,35 @@ func (e *Enricher) appendOutput(it *item) error {
 		o.LengthSeconds = it.look.LengthSeconds
 		o.EngagementPct = EngagementPct(ev.DurationMs, it.look.LengthSeconds)
 	}
-	start := len(e.arena)
+	start := len(b.arena)
 	var err error
-	if e.arena, err = e.cfg.Encoder.Append(e.arena, &o); err != nil {
+	if b.arena, err = e.cfg.Encoder.Append(b.arena, &o); err != nil {
 		return fmt.Errorf("encode event %d: %w", ev.ID, err)
 	}
-	value := e.arena[start:len(e.arena):len(e.arena)]
-	ks := len(e.arena)
-	e.arena = strconv.AppendInt(e.arena, ev.ID, 10)
-	key := e.arena[ks:len(e.arena):len(e.arena)]
-	ps := len(e.arena)
-	e.arena = strconv.AppendInt(e.arena, int64(it.msg.Partition), 10)
-	part := e.arena[ps:len(e.arena):len(e.arena)]
-	offStart := len(e.arena)
-	e.arena = strconv.AppendInt(e.arena, it.msg.Offset, 10)
-	off := e.arena[offStart:len(e.arena):len(e.arena)]
-	hs := len(e.headers)
-	e.headers = append(e.headers,
+	value := b.arena[start:len(b.arena):len(b.arena)]
+	ks := len(b.arena)
+	b.arena = strconv.AppendInt(b.arena, ev.ID, 10)
+	key := b.arena[ks:len(b.arena):len(b.arena)]
+	ps := len(b.arena)
+	b.arena = strconv.AppendInt(b.arena, int64(it.msg.Partition), 10)
+	part := b.arena[ps:len(b.arena):len(b.arena)]
+	offStart := len(b.arena)
+	b.arena = strconv.AppendInt(b.arena, it.msg.Offset, 10)
+	off := b.arena[offStart:len(b.arena):len(b.arena)]
+	hs := len(b.headers)
+	b.headers = append(b.headers,
 		kafka.Header{Key: "source.topic", Value: []byte(it.msg.Topic)},
 		kafka.Header{Key: "source.partition", Value: part},
 		kafka.Header{Key: "source.offset", Value: off})
-	e.out = append(e.out, kafka.Message{Topic: e.cfg.OutputTopic, Key: key, Value: value, Headers: e.headers[hs:len(e.headers):len(e.headers)]})
+	b.out = append(b.out, kafka.Message{Topic: e.cfg.OutputTopic, Key: key, Value: value, Headers: b.headers[hs:len(b.headers):len(b.headers)]})
 	return nil
 }
 
-// produce writes e.out, retrying what failed until the broker acknowledged
+// produce writes out, retrying what failed until the broker acknowledged
 // everything or the service shuts down.
-func (e *Enricher) produce(ctx, workCtx context.Context) error {
+func (e *Enricher) produce(ctx, workCtx context.Context, out []kafka.Message) error {
 	start := time.Now()
-	pending := e.out
+	pending := out
 	err := e.cfg.Backoff.Do(ctx, workCtx, func(ctx context.Context) error {
 		err := e.cfg.Producer.WriteMessages(ctx, pending...)
 		// Only what failed is sent again, so a partial failure adds no duplicates.
@@ -420,18 +382,17 @@ func (e *Enricher) produce(ctx, workCtx context.Context) error {
 	return err
 }
 
-// commit stores the batch's offsets. A commit that fails after a rebalance is
-// dropped: the partition's new owner processes the batch again (duplicates,
-// never a loss).
-func (e *Enricher) commit(ctx, workCtx context.Context, r *kafka.Reader, batch []kafka.Message) {
+// commit stores the offsets of msgs, the last delivered record of each
+// partition run. A commit that fails after a rebalance is dropped: the
+// partition's new owner processes the records again (duplicates, never a loss).
+func (e *Enricher) commit(ctx, workCtx context.Context, r *kafka.Reader, msgs []kafka.Message) {
+	start := time.Now()
+	defer func() { e.m.commitTime.Observe(time.Since(start).Seconds()) }()
 	for attempt := 0; attempt < 5; attempt++ {
-		err := r.CommitMessages(workCtx, batch...)
+		err := r.CommitMessages(workCtx, msgs...)
 		if err == nil {
-			for i := range batch {
-				m := &batch[i]
-				if i+1 < len(batch) && batch[i+1].Partition == m.Partition && batch[i+1].Topic == m.Topic {
-					continue // only the last record of a run matters
-				}
+			for i := range msgs {
+				m := &msgs[i]
 				e.m.lag.WithLabelValues(m.Topic, strconv.Itoa(m.Partition)).Set(float64(max(m.HighWaterMark-m.Offset-1, 0)))
 			}
 			return
@@ -442,7 +403,7 @@ func (e *Enricher) commit(ctx, workCtx context.Context, r *kafka.Reader, batch [
 			return
 		}
 	}
-	e.log.Error("commit engagement offsets failed; the batch will be processed again", zap.Int("events", len(batch)))
+	e.log.Error("commit engagement offsets failed; the records will be processed again unless a later commit covers them", zap.Int("partitions", len(msgs)))
 }
 
 func (e *Enricher) decode(ctx, workCtx context.Context, m *kafka.Message) (debezium.EngagementEvent, error) {

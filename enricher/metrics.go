@@ -14,6 +14,7 @@ type metrics struct {
 	batchSize    prometheus.Histogram
 	batchTime    prometheus.Histogram
 	produceTime  prometheus.Histogram
+	commitTime   prometheus.Histogram
 	latency      prometheus.Histogram
 	lag          *prometheus.GaugeVec
 }
@@ -39,7 +40,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 		joinWaiting: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "enricher_join_waiting",
-			Help: "1 while a batch with a miss is waiting for the content view.",
+			Help: "Batches waiting for the content view because of a miss or an event newer than the view.",
 		}),
 		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "enricher_batch_records",
@@ -48,7 +49,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 		batchTime: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "enricher_batch_seconds",
-			Help:    "Time to decode, join, encode and produce one batch.",
+			Help:    "Time to decode, join (waits included) and encode one batch.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 3, 10),
 		}),
 		produceTime: prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -56,10 +57,16 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help:    "Time from the first produce attempt of a batch to its acknowledgement.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 3, 10),
 		}),
+		commitTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "enricher_commit_seconds",
+			Help:    "Time to commit the offsets of one or more acknowledged batches.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 3, 10),
+		}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "enricher_event_latency_seconds",
-			Help:    "From an engagement record's Kafka timestamp to its enriched record's acknowledgement.",
-			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+			Name: "enricher_event_latency_seconds",
+			Help: "From an engagement record's Kafka timestamp to its enriched record's acknowledgement.",
+			// 1 ms to 30 s in steps of ~30%, fine enough to tell a p99 of 45 ms from 60 ms.
+			Buckets: prometheus.ExponentialBucketsRange(0.001, 30, 40),
 		}),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "enricher_consumer_lag",
@@ -67,7 +74,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"topic", "partition"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.events, m.retries, m.joinWaits, m.joinWaitTime, m.joinWaiting, m.batchSize, m.batchTime, m.produceTime, m.latency, m.lag)
+		reg.MustRegister(m.events, m.retries, m.joinWaits, m.joinWaitTime, m.joinWaiting, m.batchSize, m.batchTime, m.produceTime, m.commitTime, m.latency, m.lag)
 	}
 	return m
 }

@@ -11,11 +11,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/thmanyah/enricher/bench"
+	"github.com/thmanyah/enricher/enricher"
 )
 
 func newBenchCmd() *cobra.Command {
 	cfg := bench.Config{RunArgs: []string{"run"}, PassthroughArgs: []string{"bench", "passthrough"}}
-	var brokers, outDir, cpuProfile string
+	var brokers, outDir, cpuProfile, brokerProfile string
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "End-to-end benchmark: passthrough baseline vs the enricher on the same input",
@@ -44,6 +45,17 @@ It prints the table and writes results.json and RESULTS.md into --out.`,
 				}
 				cfg.ProfileRunArgs = []string{"bench", "profiled-run", "--cpuprofile", abs, "--"}
 			}
+			if brokerProfile != "" {
+				f, err := os.Create(brokerProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
 			res, err := bench.Run(cmd.Context(), cfg)
 			if err != nil {
 				return err
@@ -70,13 +82,14 @@ It prints the table and writes results.json and RESULTS.md into --out.`,
 	fs.BoolVar(&cfg.SkipScale, "skip-scale", false, "skip the scale steps (two instances, --scale-content rows)")
 	fs.StringVar(&outDir, "out", "", "directory to write results.json and RESULTS.md into; empty: print only")
 	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the first enricher child to this file")
+	fs.StringVar(&brokerProfile, "broker-cpuprofile", "", "write a CPU profile of this process (the in-process broker, loading, polling) to this file")
 	cmd.AddCommand(newBenchPassthroughCmd(), newProfiledRunCmd())
 	return cmd
 }
 
 // newBenchPassthroughCmd is the baseline child of `enricher bench`.
 func newBenchPassthroughCmd() *cobra.Command {
-	var cfg bench.PassthroughConfig
+	var cfg enricher.PassthroughConfig
 	var brokers, topics string
 	cmd := &cobra.Command{
 		Use:    "passthrough",

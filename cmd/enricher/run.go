@@ -157,17 +157,7 @@ func NewMain(cfg RunConfig, log *zap.Logger) (*Main, error) {
 	}
 	m.decoder = debezium.NewDecoder(src)
 
-	m.writer = &kafka.Writer{
-		Addr: kafka.TCP(cfg.Brokers...),
-		// Murmur2 on the key, as Java producers do, so records keyed by event
-		// id land where any other producer of the same ids would put them.
-		Balancer:     &kafka.Murmur2Balancer{},
-		RequiredAcks: kafka.RequireAll,
-		BatchSize:    10000,
-		BatchBytes:   8 << 20,
-		BatchTimeout: 2 * time.Millisecond,
-		MaxAttempts:  3,
-	}
+	m.writer = enricher.NewWriter(cfg.Brokers)
 	m.View, err = cdc.New(cdc.Config{
 		Brokers: cfg.Brokers, Topic: cfg.ContentTopic, DLQTopic: cfg.DLQTopic,
 		Store: st, Decoder: m.decoder, DLQ: m.writer,

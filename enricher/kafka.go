@@ -1,0 +1,47 @@
+package enricher
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"go.uber.org/zap"
+)
+
+// ReaderConfig is the group reader configuration of Run, shared with the
+// benchmark's passthrough so that the two differ only in the enrichment.
+func ReaderConfig(brokers []string, group string, topics []string, batchSize int, log *zap.Logger) kafka.ReaderConfig {
+	return kafka.ReaderConfig{
+		Brokers:     brokers,
+		GroupID:     group,
+		GroupTopics: topics,
+		MinBytes:    1,
+		MaxBytes:    16 << 20,
+		MaxWait:     250 * time.Millisecond,
+		// Room for the batches in flight, so fetching continues while they
+		// are worked on.
+		QueueCapacity:         batchSize,
+		CommitInterval:        0, // commits are explicit, after the output is acknowledged
+		StartOffset:           kafka.FirstOffset,
+		WatchPartitionChanges: true,
+		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
+			log.Warn("kafka group reader: " + fmt.Sprintf(msg, args...))
+		}),
+	}
+}
+
+// NewWriter returns the producer `enricher run` writes output and DLQ records
+// with, shared with the benchmark's passthrough.
+func NewWriter(brokers []string) *kafka.Writer {
+	return &kafka.Writer{
+		Addr: kafka.TCP(brokers...),
+		// Murmur2 on the key, as Java producers do, so records keyed by event
+		// id land where any other producer of the same ids would put them.
+		Balancer:     &kafka.Murmur2Balancer{},
+		RequiredAcks: kafka.RequireAll,
+		BatchSize:    10000,
+		BatchBytes:   8 << 20,
+		BatchTimeout: 2 * time.Millisecond,
+		MaxAttempts:  3,
+	}
+}

@@ -1,0 +1,72 @@
+package enricher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"go.uber.org/zap"
+)
+
+// PassthroughConfig configures Passthrough; zero sizes take Config's defaults.
+type PassthroughConfig struct {
+	Brokers     []string
+	Topics      []string
+	Group       string
+	OutputTopic string
+	BatchSize   int
+	Linger      time.Duration
+	Workers     int
+	Producer    Producer
+}
+
+// Passthrough runs Run's pipeline (the same group reader, batching, workers,
+// in-order delivery and commits after acknowledgement) with the enrichment
+// replaced by copying each record's key and value to cfg.OutputTopic, until
+// ctx ends. It is the baseline of `enricher bench`: what moving the bytes
+// through Kafka costs with this service's client settings.
+func Passthrough(ctx context.Context, cfg PassthroughConfig) error {
+	switch {
+	case len(cfg.Brokers) == 0 || len(cfg.Topics) == 0 || cfg.Group == "" || cfg.OutputTopic == "":
+		return errors.New("passthrough: brokers, topics, group and output topic are required")
+	case cfg.Producer == nil:
+		return errors.New("passthrough: no producer")
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 4096
+	}
+	if cfg.Linger <= 0 {
+		cfg.Linger = 5 * time.Millisecond
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = runtime.GOMAXPROCS(0)
+	}
+	r := kafka.NewReader(ReaderConfig(cfg.Brokers, cfg.Group, cfg.Topics, cfg.BatchSize, zap.NewNop()))
+	defer r.Close()
+	p := pipeline{
+		batchSize: cfg.BatchSize,
+		linger:    cfg.Linger,
+		workers:   cfg.Workers,
+		grace:     10 * time.Second,
+		transform: func(_, _ context.Context, b *batch) error {
+			b.out = b.out[:0]
+			for i := range b.in {
+				b.out = append(b.out, kafka.Message{Topic: cfg.OutputTopic, Key: b.in[i].Key, Value: b.in[i].Value})
+			}
+			return nil
+		},
+		deliver: func(_, workCtx context.Context, b *batch) error {
+			if err := cfg.Producer.WriteMessages(workCtx, b.out...); err != nil {
+				return fmt.Errorf("produce: %w", err)
+			}
+			return nil
+		},
+		commit: func(_, workCtx context.Context, msgs []kafka.Message) {
+			_ = r.CommitMessages(workCtx, msgs...) // a later commit covers a failed one
+		},
+	}
+	return p.run(ctx, r)
+}

@@ -1,0 +1,223 @@
+package enricher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// batch is one fetched batch on its way through the pipeline. Its buffers
+// are reused from batch to batch so the hot path does not allocate per event.
+type batch struct {
+	in      []kafka.Message
+	events  []item
+	misses  []int
+	out     []kafka.Message
+	headers []kafka.Header
+	arena   []byte
+	counts  outcomes
+	start   time.Time
+	done    chan error // the transform's result; buffered, so a worker never waits
+}
+
+func newBatch(size int) *batch {
+	return &batch{in: make([]kafka.Message, 0, size), done: make(chan error, 1)}
+}
+
+// fetcher is the part of *kafka.Reader the pipeline reads with.
+type fetcher interface {
+	FetchMessage(ctx context.Context) (kafka.Message, error)
+}
+
+// pipeline is the consume–transform–produce–commit loop. Batches are fetched
+// one after another, transformed by up to workers goroutines at once (the
+// CPU-bound part: decode, join, encode), and delivered (produced, then their
+// offsets committed) one at a time in fetch order. Delivery in fetch order is
+// what keeps the at-least-once guarantee with batches in flight: a
+// partition's offset is committed only after the output of every record
+// before it was acknowledged, and once one batch fails no later batch is
+// delivered. While batch n is produced, batch n+1 is being transformed, so
+// broker round trips no longer stall the CPU work.
+type pipeline struct {
+	batchSize int
+	linger    time.Duration
+	workers   int
+	grace     time.Duration // how long batches in flight may take to finish after ctx ends
+	// transform fills b.out from b.in. ctx ends at shutdown or when the
+	// pipeline stops on an error; workCtx outlives ctx by the grace period.
+	// errShutdown leaves the batch, and every later one, undelivered.
+	transform func(ctx, workCtx context.Context, b *batch) error
+	// deliver produces b.out and returns once the broker acknowledged it.
+	deliver func(ctx, workCtx context.Context, b *batch) error
+	// commit stores the offsets of msgs, the last record of every partition
+	// run of one or more delivered batches. A failed commit is not fatal: the
+	// next one covers its offsets too, and at worst records are read again.
+	commit func(ctx, workCtx context.Context, msgs []kafka.Message)
+}
+
+// run fetches from r until ctx ends, then finishes the batches in flight
+// within the grace period, and returns nil; it returns an error when a fetch
+// or a batch fails for good.
+func (p pipeline) run(ctx context.Context, r fetcher) error {
+	// Batches in flight are finished under a context that outlives ctx by a grace period.
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	go func() {
+		select {
+		case <-workCtx.Done():
+		case <-ctx.Done():
+			select {
+			case <-time.After(p.grace):
+				stopWork()
+			case <-workCtx.Done():
+			}
+		}
+	}()
+	// inner ends with ctx, or when delivery fails and the batches behind the
+	// failed one must be abandoned.
+	inner, abandon := context.WithCancel(ctx)
+	defer abandon()
+
+	// One batch being fetched, one being delivered and one being committed
+	// keep every worker busy.
+	inFlight := p.workers + 3
+	free := make(chan *batch, inFlight)
+	for range inFlight {
+		free <- newBatch(p.batchSize)
+	}
+	todo := make(chan *batch)
+	order := make(chan *batch, inFlight) // never full: there are only inFlight batches
+
+	var wg sync.WaitGroup
+	var fetchErr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(order)
+		defer close(todo)
+		for {
+			var b *batch
+			select {
+			case b = <-free:
+			case <-inner.Done():
+				return
+			}
+			if err := p.fetch(inner, r, b); err != nil {
+				if inner.Err() == nil {
+					fetchErr = fmt.Errorf("fetch engagement events: %w", err)
+					abandon()
+				}
+				return
+			}
+			select {
+			case todo <- b:
+			case <-inner.Done():
+				return
+			}
+			order <- b
+		}
+	}()
+	for range p.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range todo {
+				b.done <- p.transform(inner, workCtx, b)
+			}
+		}()
+	}
+
+	// The committer takes every delivered batch there is and commits them
+	// in one request, so commits never hold up delivery.
+	delivered := make(chan *batch, inFlight)
+	committed := make(chan struct{})
+	go func() {
+		defer close(committed)
+		var msgs []kafka.Message
+		for b := range delivered {
+			msgs = lastOfRuns(msgs[:0], b.in)
+			done := []*batch{b}
+		more:
+			for {
+				select {
+				case b, ok := <-delivered:
+					if !ok {
+						break more
+					}
+					msgs = lastOfRuns(msgs, b.in)
+					done = append(done, b)
+				default:
+					break more
+				}
+			}
+			p.commit(ctx, workCtx, msgs)
+			for _, b := range done {
+				free <- b
+			}
+		}
+	}()
+
+	var err error
+	for b := range order {
+		berr := <-b.done
+		if err != nil {
+			continue // abandoned: left uncommitted, so it is read again after a restart
+		}
+		if berr == nil {
+			berr = p.deliver(ctx, workCtx, b)
+		}
+		if berr != nil {
+			err = berr
+			abandon()
+			continue
+		}
+		delivered <- b
+	}
+	close(delivered)
+	<-committed
+	wg.Wait()
+	if fetchErr != nil {
+		return fetchErr
+	}
+	if errors.Is(err, errShutdown) {
+		return nil
+	}
+	return err
+}
+
+// fetch fills b.in with the next record, then with whatever else arrives
+// within the linger time, up to the batch size.
+func (p pipeline) fetch(ctx context.Context, r fetcher, b *batch) error {
+	b.in = b.in[:0]
+	m, err := r.FetchMessage(ctx)
+	if err != nil {
+		return err
+	}
+	b.in = append(b.in, m)
+	lctx, cancel := context.WithTimeout(ctx, p.linger)
+	defer cancel()
+	for len(b.in) < cap(b.in) {
+		m, err := r.FetchMessage(lctx)
+		if err != nil {
+			break
+		}
+		b.in = append(b.in, m)
+	}
+	return nil
+}
+
+// lastOfRuns appends the last record of every run of one partition in in:
+// committing those commits everything in.
+func lastOfRuns(dst, in []kafka.Message) []kafka.Message {
+	for i := range in {
+		if i+1 < len(in) && in[i+1].Partition == in[i].Partition && in[i+1].Topic == in[i].Topic {
+			continue
+		}
+		dst = append(dst, in[i])
+	}
+	return dst
+}
