@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/linkedin/goavro/v2"
 	"github.com/twmb/franz-go/pkg/sr"
@@ -65,6 +66,9 @@ func (f Framing) String() string {
 type Encoder struct {
 	codec  *goavro.Codec
 	header []byte // framing prefix, the same for every record
+	// aliased says whether natives read their values through aliases (see
+	// native) or box them afresh for every record.
+	aliased bool
 	// natives recycles the map goavro encodes from: building the 11-entry
 	// map and its union wrappers afresh would dominate the cost of a record.
 	natives sync.Pool
@@ -100,8 +104,8 @@ func NewEncoder(schemaID int, framing Framing) (*Encoder, error) {
 	default:
 		return nil, fmt.Errorf("new encoder: unknown framing %v", framing)
 	}
-	e := &Encoder{codec: codec, header: header}
-	e.natives.New = func() any { return newNative() }
+	e := &Encoder{codec: codec, header: header, aliased: aliasingWorks}
+	e.natives.New = func() any { return newNative(e.aliased) }
 	return e, nil
 }
 
@@ -110,12 +114,12 @@ func NewEncoder(schemaID int, framing Framing) (*Encoder, error) {
 // UTF-8 is an error: Avro strings are UTF-8, and some readers (python-avro)
 // fail on anything else.
 func (e *Encoder) Append(dst []byte, o *Output) ([]byte, error) {
-	if err := checkUTF8(o); err != nil {
-		return dst, fmt.Errorf("encode event %d: %w", o.EventID, err)
-	}
 	n := e.natives.Get().(*native)
-	n.fill(o)
-	out, err := e.codec.BinaryFromNative(append(dst, e.header...), n.record)
+	err := n.fill(o)
+	out := dst
+	if err == nil {
+		out, err = e.codec.BinaryFromNative(append(dst, e.header...), n.record)
+	}
 	e.natives.Put(n)
 	if err != nil {
 		return dst, fmt.Errorf("encode event %d: %w", o.EventID, err)
@@ -137,36 +141,35 @@ func RegisterSchema(ctx context.Context, c *sr.Client, subject string) (id int, 
 	return id, nil
 }
 
-func checkUTF8(o *Output) error {
-	for _, f := range [...]struct {
-		name string
-		v    sql.NullString
-	}{
-		{"content_id", o.ContentID},
-		{"user_id", o.UserID},
-		{"event_type", o.EventType},
-		{"device", o.Device},
-		{"content_type", o.ContentType},
-	} {
-		if f.v.Valid && !utf8.ValidString(f.v.String) {
-			return fmt.Errorf("%s is not valid UTF-8: %q", f.name, f.v.String)
-		}
-	}
-	return nil
-}
-
-// native is goavro's input for one record. goavro takes a union value as a
-// one-entry map keyed by the branch type, so each nullable field keeps its
-// wrapper map and only the value inside changes. Map writes dominate the cost
-// of a record, so a record entry is rewritten only when the field switches
-// between NULL and set. A pooled native may keep the last record's values
-// alive until its next use; they are a few short strings.
+// native is goavro's input for one record: the record map, in which goavro
+// takes a union value as a one-entry map keyed by the branch type. Each
+// nullable field keeps its wrapper map for the native's life, and a record
+// entry is rewritten only when the field switches between NULL and set.
+//
+// The values themselves live in the typed fields below. When aliased (always,
+// unless the runtime does not allow it), every value goavro sees is an alias
+// of one of them (see alias), so filling a record is plain stores: no map
+// writes into the wrappers and no boxing, which would allocate for each
+// string, double, long and most ints. When not aliased, fill boxes every
+// value into the maps.
+//
+// A pooled native may keep the last record's values alive until its next
+// use; they are a few short strings.
 type native struct {
-	record map[string]any
-	slots  [9]unionSlot
+	record  map[string]any
+	aliased bool
+
+	eventID, eventTs int64
+	strs             [5]string  // slotContentID..slotContentType
+	ints             [2]int32   // slotDurationMs, slotLengthSeconds
+	doubles          [2]float64 // slotEngagementSeconds, slotEngagementPct
+
+	wraps [9]map[string]any // {branch: value}, by slot
+	set   [9]bool           // record[field] holds wraps[slot] rather than nil
 }
 
-// Indexes into native.slots.
+// Slots of the nullable fields, in the order fill validates the strings
+// (which decides the error reported for a record with several bad ones).
 const (
 	slotContentID = iota
 	slotUserID
@@ -179,59 +182,172 @@ const (
 	slotEngagementPct
 )
 
-type unionSlot struct {
-	field, branch string
-	wrap          map[string]any // {branch: value}
-	set           bool           // record[field] holds wrap rather than nil
+var unionFields = [...]struct{ field, branch string }{
+	slotContentID:         {"content_id", "string"},
+	slotUserID:            {"user_id", "string"},
+	slotEventType:         {"event_type", "string"},
+	slotDevice:            {"device", "string"},
+	slotContentType:       {"content_type", "string"},
+	slotDurationMs:        {"duration_ms", "int"},
+	slotLengthSeconds:     {"length_seconds", "int"},
+	slotEngagementSeconds: {"engagement_seconds", "double"},
+	slotEngagementPct:     {"engagement_pct", "double"},
 }
 
-func newNative() *native {
-	n := &native{record: make(map[string]any, 11)}
-	for i, f := range [...]struct{ field, branch string }{
-		slotContentID:         {"content_id", "string"},
-		slotUserID:            {"user_id", "string"},
-		slotEventType:         {"event_type", "string"},
-		slotDevice:            {"device", "string"},
-		slotContentType:       {"content_type", "string"},
-		slotDurationMs:        {"duration_ms", "int"},
-		slotLengthSeconds:     {"length_seconds", "int"},
-		slotEngagementSeconds: {"engagement_seconds", "double"},
-		slotEngagementPct:     {"engagement_pct", "double"},
-	} {
-		n.slots[i] = unionSlot{field: f.field, branch: f.branch, wrap: make(map[string]any, 1)}
+func newNative(aliased bool) *native {
+	n := &native{record: make(map[string]any, 11), aliased: aliased}
+	n.record["event_id"] = aliasOrBox(aliased, &n.eventID)
+	n.record["event_ts"] = aliasOrBox(aliased, &n.eventTs)
+	for i, f := range unionFields {
+		var v any
+		switch {
+		case i <= slotContentType:
+			v = aliasOrBox(aliased, &n.strs[i])
+		case i <= slotLengthSeconds:
+			v = aliasOrBox(aliased, &n.ints[i-slotDurationMs])
+		default:
+			v = aliasOrBox(aliased, &n.doubles[i-slotEngagementSeconds])
+		}
+		n.wraps[i] = map[string]any{f.branch: v}
 		// goavro selects the null branch only for an untyped nil.
 		n.record[f.field] = nil
 	}
 	return n
 }
 
-func (n *native) fill(o *Output) {
-	r := n.record
-	r["event_id"] = o.EventID
+// fill makes n the native of o. On error (a string that is not valid UTF-8)
+// n is left consistent, holding part of o, for the next fill to overwrite.
+func (n *native) fill(o *Output) error {
+	for i, s := range [...]*sql.NullString{
+		slotContentID:   &o.ContentID,
+		slotUserID:      &o.UserID,
+		slotEventType:   &o.EventType,
+		slotDevice:      &o.Device,
+		slotContentType: &o.ContentType,
+	} {
+		if s.Valid && !utf8.ValidString(s.String) {
+			return fmt.Errorf("%s is not valid UTF-8: %q", unionFields[i].field, s.String)
+		}
+		n.strs[i] = s.String
+		n.setUnion(i, s.Valid)
+	}
+	n.eventID = o.EventID
 	// UnixMilli floors, as timestamp-millis needs for instants before 1970.
-	r["event_ts"] = o.EventTs.UnixMilli()
-	put(&n.slots[slotContentID], r, o.ContentID.String, o.ContentID.Valid)
-	put(&n.slots[slotUserID], r, o.UserID.String, o.UserID.Valid)
-	put(&n.slots[slotEventType], r, o.EventType.String, o.EventType.Valid)
-	put(&n.slots[slotDevice], r, o.Device.String, o.Device.Valid)
-	put(&n.slots[slotContentType], r, o.ContentType.String, o.ContentType.Valid)
-	put(&n.slots[slotDurationMs], r, o.DurationMs.Int32, o.DurationMs.Valid)
-	put(&n.slots[slotLengthSeconds], r, o.LengthSeconds.Int32, o.LengthSeconds.Valid)
-	put(&n.slots[slotEngagementSeconds], r, o.EngagementSeconds.Float64, o.EngagementSeconds.Valid)
-	put(&n.slots[slotEngagementPct], r, o.EngagementPct.Float64, o.EngagementPct.Valid)
+	n.eventTs = o.EventTs.UnixMilli()
+	n.ints[0], n.ints[1] = o.DurationMs.Int32, o.LengthSeconds.Int32
+	n.setUnion(slotDurationMs, o.DurationMs.Valid)
+	n.setUnion(slotLengthSeconds, o.LengthSeconds.Valid)
+	n.doubles[0], n.doubles[1] = o.EngagementSeconds.Float64, o.EngagementPct.Float64
+	n.setUnion(slotEngagementSeconds, o.EngagementSeconds.Valid)
+	n.setUnion(slotEngagementPct, o.EngagementPct.Valid)
+	if !n.aliased {
+		n.rebox()
+	}
+	return nil
 }
 
-func put[T string | int32 | float64](s *unionSlot, record map[string]any, v T, valid bool) {
-	if !valid {
-		if s.set {
-			record[s.field] = nil
-			s.set = false
-		}
+// setUnion points the record entry of slot at its wrapper or at nil.
+func (n *native) setUnion(slot int, valid bool) {
+	if valid == n.set[slot] {
 		return
 	}
-	s.wrap[s.branch] = v
-	if !s.set {
-		record[s.field] = s.wrap
-		s.set = true
+	n.set[slot] = valid
+	if valid {
+		n.record[unionFields[slot].field] = n.wraps[slot]
+	} else {
+		n.record[unionFields[slot].field] = nil
 	}
+}
+
+// rebox copies the typed values into the maps of a native that is not
+// aliased.
+func (n *native) rebox() {
+	n.record["event_id"] = n.eventID
+	n.record["event_ts"] = n.eventTs
+	for i := range n.wraps {
+		if !n.set[i] {
+			continue
+		}
+		var v any
+		switch {
+		case i <= slotContentType:
+			v = n.strs[i]
+		case i <= slotLengthSeconds:
+			v = n.ints[i-slotDurationMs]
+		default:
+			v = n.doubles[i-slotEngagementSeconds]
+		}
+		n.wraps[i][unionFields[i].branch] = v
+	}
+}
+
+// aliasable are the types natives alias: none is pointer-shaped, so an
+// interface holding one points at its value.
+type aliasable interface {
+	int32 | int64 | float64 | string
+}
+
+// eface is the layout of an interface value of type any: its dynamic type
+// and, for the aliasable types, a pointer to its value.
+type eface struct {
+	typ, data unsafe.Pointer
+}
+
+// alias returns an interface value whose data word points at *p instead of
+// at the immutable copy that converting *p to any makes, so that a store to
+// *p changes the value a reader of the interface sees.
+//
+// Natives hold such aliases of their own fields. goavro reads a native's
+// values only inside BinaryFromNative, on the goroutine holding the native,
+// and keeps none of them, so an alias is never read while its variable
+// changes and never outlives it. The variables are fields of a heap-allocated
+// native, which the garbage collector scans as usual; the data word is an
+// ordinary pointer into it.
+//
+// The representation of interface values is not part of the Go spec, so
+// aliasingWorks checks at start-up that aliases behave so on this runtime;
+// where they do not, natives box every value instead (and
+// TestEncodeAliasing fails, to say so).
+func alias[T aliasable](p *T) any {
+	var v any = *p // for the type word
+	(*eface)(unsafe.Pointer(&v)).data = unsafe.Pointer(p)
+	return v
+}
+
+func aliasOrBox[T aliasable](aliased bool, p *T) any {
+	if aliased {
+		return alias(p)
+	}
+	return *p
+}
+
+var aliasingWorks = checkAliasing()
+
+func checkAliasing() bool {
+	if unsafe.Sizeof(eface{}) != unsafe.Sizeof(any(nil)) {
+		return false
+	}
+	v := new(struct {
+		i64 int64
+		i32 int32
+		f64 float64
+		s   string
+	})
+	a := [...]any{alias(&v.i64), alias(&v.i32), alias(&v.f64), alias(&v.s)}
+	for _, want := range [...]struct {
+		i64 int64
+		i32 int32
+		f64 float64
+		s   string
+	}{{-1 << 40, -1 << 20, -1.5e300, "alias check"}, {math.MaxInt64, math.MaxInt32, math.Pi, "second"}} {
+		v.i64, v.i32, v.f64, v.s = want.i64, want.i32, want.f64, want.s
+		i64, ok1 := a[0].(int64)
+		i32, ok2 := a[1].(int32)
+		f64, ok3 := a[2].(float64)
+		s, ok4 := a[3].(string)
+		if !ok1 || !ok2 || !ok3 || !ok4 || i64 != want.i64 || i32 != want.i32 || f64 != want.f64 || s != want.s {
+			return false
+		}
+	}
+	return true
 }

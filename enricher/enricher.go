@@ -68,7 +68,9 @@ type Config struct {
 	BatchSize int           // events per batch at most; default 4096
 	Linger    time.Duration // how long a batch waits to fill; default 5ms
 	// Workers is how many batches are decoded, joined and encoded at once;
-	// default GOMAXPROCS. Output order and commits follow fetch order anyway.
+	// default 2×GOMAXPROCS, because a worker also waits (once per batch) for
+	// the content topic's end offsets. Output and commits follow fetch order
+	// whatever the number.
 	Workers    int
 	Logger     *zap.Logger
 	Registerer prometheus.Registerer
@@ -99,7 +101,7 @@ func (c *Config) validate() error {
 		c.Linger = 5 * time.Millisecond
 	}
 	if c.Workers <= 0 {
-		c.Workers = runtime.GOMAXPROCS(0)
+		c.Workers = 2 * runtime.GOMAXPROCS(0)
 	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()

@@ -42,7 +42,7 @@ func Passthrough(ctx context.Context, cfg PassthroughConfig) error {
 		cfg.Linger = 5 * time.Millisecond
 	}
 	if cfg.Workers <= 0 {
-		cfg.Workers = runtime.GOMAXPROCS(0)
+		cfg.Workers = 2 * runtime.GOMAXPROCS(0) // as Config
 	}
 	r := kafka.NewReader(ReaderConfig(cfg.Brokers, cfg.Group, cfg.Topics, cfg.BatchSize, zap.NewNop()))
 	defer r.Close()

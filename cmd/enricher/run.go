@@ -42,6 +42,7 @@ type RunConfig struct {
 	JoinWait          time.Duration
 	JoinMode          string
 	HistoryRetention  time.Duration
+	Workers           int // 0: GOMAXPROCS
 	LogLevel          string
 
 	// PruneInterval is how often superseded versions are pruned; 0 means 10m.
@@ -72,6 +73,8 @@ func (c *RunConfig) validate() error {
 		return flagError("join-mode", "JOIN_MODE", fmt.Sprintf("%q is neither asof nor latest", c.JoinMode))
 	case c.HistoryRetention <= 0:
 		return flagError("history-retention", "HISTORY_RETENTION", "must be positive")
+	case c.Workers < 0:
+		return flagError("workers", "WORKERS", "must not be negative")
 	}
 	for _, t := range c.EventsTopics {
 		if t == c.ContentTopic || t == c.OutputTopic {
@@ -279,7 +282,7 @@ func (m *Main) runEnricher(ctx context.Context) error {
 		Brokers: m.cfg.Brokers, Topics: m.cfg.EventsTopics, Group: m.cfg.Group,
 		OutputTopic: m.cfg.OutputTopic, DLQTopic: m.cfg.DLQTopic,
 		View: m.Store, Freshness: m.View, Decoder: m.decoder, Encoder: enc, Producer: m.writer,
-		Mode: mode, JoinWait: m.cfg.JoinWait,
+		Mode: mode, JoinWait: m.cfg.JoinWait, Workers: m.cfg.Workers,
 		Logger: m.log.Named("enricher"), Registerer: m.Registry, Reader: m.cfg.readerHook,
 	})
 	if err != nil {
