@@ -30,7 +30,7 @@ bench:
 	$(GO) test -run '^$$' -bench BenchmarkCapture -benchtime 1x ./capture
 	$(GO) test -run '^$$' -bench BenchmarkCommitLatency -benchtime 300x ./cmd/enricher
 	$(GO) build -o $(BIN) ./cmd/enricher
-	$(BIN) bench --out bench $(BENCH_FLAGS)
+	$(BIN) bench --out bench --readme README.md $(BENCH_FLAGS)
 
 # The whole pipeline on this machine: in-process Kafka, a temporary Postgres when
 # its server binaries are found, capture, datagen and the service. Ctrl-C stops it;

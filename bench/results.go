@@ -182,6 +182,30 @@ func num(v float64) string {
 	}
 }
 
+// README markers between which UpdateREADME puts the latest table.
+const (
+	readmeBegin = "<!-- bench:begin (written by enricher bench --readme) -->"
+	readmeEnd   = "<!-- bench:end -->"
+)
+
+// UpdateREADME replaces what lies between the bench markers of the file at
+// path with the results, so the README shows the latest run.
+func (r *Results) UpdateREADME(path, command string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	s := string(b)
+	i, j := strings.Index(s, readmeBegin), strings.Index(s, readmeEnd)
+	if i < 0 || j < i {
+		return fmt.Errorf("%s has no %q ... %q block", path, readmeBegin, readmeEnd)
+	}
+	md := r.Markdown(command)
+	md = md[strings.IndexByte(md, '\n')+1:] // the README has its own heading
+	s = s[:i+len(readmeBegin)] + "\n" + strings.TrimSpace(md) + "\n" + s[j:]
+	return os.WriteFile(path, []byte(s), 0o644)
+}
+
 // Write writes results.json and RESULTS.md into dir.
 func (r *Results) Write(dir, command string) error {
 	js, err := json.MarshalIndent(r, "", "  ")

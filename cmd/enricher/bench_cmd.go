@@ -16,7 +16,7 @@ import (
 
 func newBenchCmd() *cobra.Command {
 	cfg := bench.Config{RunArgs: []string{"run"}, PassthroughArgs: []string{"bench", "passthrough"}}
-	var brokers, outDir, cpuProfile, brokerProfile string
+	var brokers, outDir, cpuProfile, brokerProfile, readme string
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "End-to-end benchmark: passthrough baseline vs the enricher on the same input",
@@ -62,6 +62,11 @@ It prints the table and writes results.json and RESULTS.md into --out.`,
 			}
 			command := "enricher " + strings.Join(os.Args[1:], " ")
 			fmt.Fprintln(cmd.OutOrStdout(), res.Markdown(command))
+			if readme != "" {
+				if err := res.UpdateREADME(readme, command); err != nil {
+					return err
+				}
+			}
 			if outDir == "" {
 				return nil
 			}
@@ -81,6 +86,7 @@ It prints the table and writes results.json and RESULTS.md into --out.`,
 	fs.IntVar(&cfg.ScaleContent, "scale-content", 1_000_000, "content rows of the scale step (rows are added to reach it; 0 skips it)")
 	fs.BoolVar(&cfg.SkipScale, "skip-scale", false, "skip the scale steps (two instances, --scale-content rows)")
 	fs.StringVar(&outDir, "out", "", "directory to write results.json and RESULTS.md into; empty: print only")
+	fs.StringVar(&readme, "readme", "", "a README whose bench block (between the bench:begin and bench:end comments) gets the results")
 	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the first enricher child to this file")
 	fs.StringVar(&brokerProfile, "broker-cpuprofile", "", "write a CPU profile of this process (the in-process broker, loading, polling) to this file")
 	cmd.AddCommand(newBenchPassthroughCmd(), newProfiledRunCmd())
