@@ -18,10 +18,10 @@ import (
 // read again after the restart.
 var errShutdown = errors.New("shutting down")
 
-// applyLoop takes what the readers fetched, as many records as are waiting up
-// to BatchSize, and applies them as one batch.
+// applyLoop takes what the readers fetched and decoded, as many records as
+// are waiting up to BatchSize, and applies them as one batch.
 func (c *Consumer) applyLoop(ctx, workCtx context.Context) error {
-	batch := make([]kafka.Message, 0, c.cfg.BatchSize)
+	batch := make([]fetched, 0, c.cfg.BatchSize)
 	for {
 		batch = batch[:0]
 		select {
@@ -40,6 +40,7 @@ func (c *Consumer) applyLoop(ctx, workCtx context.Context) error {
 			}
 		}
 		err := c.applyBatch(ctx, workCtx, batch)
+		clear(batch) // do not pin the records until the next batch fills
 		if errors.Is(err, errShutdown) {
 			c.log.Info("batch abandoned at shutdown; it will be read again", zap.Int("records", len(batch)))
 			return nil
@@ -50,24 +51,21 @@ func (c *Consumer) applyLoop(ctx, workCtx context.Context) error {
 	}
 }
 
-func (c *Consumer) applyBatch(ctx, workCtx context.Context, msgs []kafka.Message) error {
+func (c *Consumer) applyBatch(ctx, workCtx context.Context, recs []fetched) error {
 	start := time.Now()
 	b := &c.batch
 	b.Reset()
 	var dead []kafka.Message
 	var heartbeats int
 	var maxTs int64
-	for i := range msgs {
-		m := &msgs[i]
-		ev, err := c.decode(ctx, workCtx, m)
-		switch {
-		case errors.Is(err, errShutdown):
-			return err
-		case err != nil:
+	for i := range recs {
+		m := &recs[i].m
+		if err := recs[i].err; err != nil {
 			c.log.Warn("content record to dlq", zap.Int("partition", m.Partition), zap.Int64("offset", m.Offset), zap.Error(err))
 			dead = append(dead, dlq.Record(c.cfg.DLQTopic, *m, "cdc.decode", err, time.Now()))
-		default:
-			if add(b, m, &ev) {
+		} else {
+			ev := &recs[i].ev
+			if add(b, m, ev) {
 				heartbeats++
 			}
 			maxTs = max(maxTs, ev.Source.TsMs)
@@ -90,13 +88,14 @@ func (c *Consumer) applyBatch(ctx, workCtx context.Context, msgs []kafka.Message
 	c.m.records.WithLabelValues("noop").Add(float64(stats.Noop))
 	c.m.records.WithLabelValues("heartbeat").Add(float64(heartbeats))
 	c.m.records.WithLabelValues("dlq").Add(float64(len(dead)))
-	c.m.batchSize.Observe(float64(len(msgs)))
+	c.m.batchSize.Observe(float64(len(recs)))
 
 	c.mu.Lock()
-	for i := range msgs {
-		c.next[msgs[i].Partition] = msgs[i].Offset + 1
-		if p := c.parts[msgs[i].Partition]; p != nil {
-			p.end = max(p.end, msgs[i].HighWaterMark)
+	for i := range recs {
+		m := &recs[i].m
+		c.next[m.Partition] = m.Offset + 1
+		if p := c.parts[m.Partition]; p != nil {
+			p.end = max(p.end, m.HighWaterMark)
 		}
 	}
 	for id, p := range c.parts {
@@ -114,10 +113,10 @@ func (c *Consumer) applyBatch(ctx, workCtx context.Context, msgs []kafka.Message
 }
 
 // decode decodes a record, retrying transient failures until they pass or
-// the service shuts down.
-func (c *Consumer) decode(ctx, workCtx context.Context, m *kafka.Message) (debezium.ContentEvent, error) {
+// ctx ends (errShutdown).
+func (c *Consumer) decode(ctx context.Context, m *kafka.Message) (debezium.ContentEvent, error) {
 	var ev debezium.ContentEvent
-	err := c.cfg.Backoff.Do(ctx, workCtx, func(ctx context.Context) (err error) {
+	err := c.cfg.Backoff.Do(ctx, ctx, func(ctx context.Context) (err error) {
 		ev, err = c.cfg.Decoder.Content(ctx, m.Key, m.Value)
 		return err
 	}, debezium.Retryable, func(_ int, err error) {

@@ -77,7 +77,7 @@ type Consumer struct {
 	log    *zap.Logger
 	m      *metrics
 	client *kafka.Client
-	msgs   chan kafka.Message
+	msgs   chan fetched
 
 	mu       sync.Mutex
 	parts    map[int]*partition
@@ -115,7 +115,7 @@ func New(cfg Config) (*Consumer, error) {
 		cfg:      cfg,
 		log:      cfg.Logger.With(zap.String("topic", cfg.Topic)),
 		client:   &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second},
-		msgs:     make(chan kafka.Message, 2*cfg.BatchSize),
+		msgs:     make(chan fetched, 2*cfg.BatchSize),
 		parts:    map[int]*partition{},
 		startEnd: map[int]int64{},
 		next:     map[int]int64{},
@@ -277,6 +277,17 @@ func (c *Consumer) startPartition(ctx context.Context, wg *sync.WaitGroup, id in
 	return nil
 }
 
+// fetched is a record and what decoding it gave.
+type fetched struct {
+	m   kafka.Message
+	ev  debezium.ContentEvent
+	err error // poison: the record goes to the DLQ
+}
+
+// fetchLoop reads a partition and decodes its records, in order. Decoding
+// here rather than in the applier spreads it over a goroutine per partition
+// and overlaps it with the Badger commits: restoring a view is mostly JSON
+// decoding, and the single applier did all of it between commits.
 func (c *Consumer) fetchLoop(ctx context.Context, id int, p *partition) {
 	for attempt := 0; ; {
 		m, err := p.reader.FetchMessage(ctx)
@@ -293,8 +304,13 @@ func (c *Consumer) fetchLoop(ctx context.Context, id int, p *partition) {
 			continue
 		}
 		attempt = 0
+		f := fetched{m: m}
+		f.ev, f.err = c.decode(ctx, &f.m)
+		if errors.Is(f.err, errShutdown) {
+			return // never applied, so read again after the restart
+		}
 		select {
-		case c.msgs <- m:
+		case c.msgs <- f:
 		case <-ctx.Done():
 			return
 		}

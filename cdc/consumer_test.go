@@ -18,7 +18,7 @@ import (
 
 const topic = "thmanyah.public.content"
 
-func newConsumer(t *testing.T, kc *testkafka.Cluster, st *store.Store) *Consumer {
+func newConsumer(t testing.TB, kc *testkafka.Cluster, st *store.Store) *Consumer {
 	t.Helper()
 	w := &kafka.Writer{Addr: kafka.TCP(kc.Addrs()...), BatchTimeout: time.Millisecond}
 	t.Cleanup(func() { _ = w.Close() })
@@ -30,7 +30,7 @@ func newConsumer(t *testing.T, kc *testkafka.Cluster, st *store.Store) *Consumer
 	return c
 }
 
-func openStore(t *testing.T, dir string) *store.Store {
+func openStore(t testing.TB, dir string) *store.Store {
 	t.Helper()
 	st, err := store.Open(store.Options{Dir: dir})
 	if err != nil {

@@ -13,7 +13,13 @@
 //     write acknowledged, the Badger transaction committed).
 //   - A record that can never be decoded (poison) goes to the DLQ and its
 //     partition moves on; a transient failure (Schema Registry unreachable) is
-//     retried with backoff and holds the view back until it succeeds.
+//     retried with backoff and holds its partition, and so readiness, back
+//     until it succeeds.
 //   - Ready reports true once the view has reached the end offsets the topic
 //     had when Run started, and stays true.
+//
+// Records are decoded by each partition's reader, in order, and applied by a
+// single writer in batches of whatever is decoded and waiting: decoding
+// (mostly JSON) is most of a restore's CPU, and this way it runs on as many
+// cores as there are partitions, alongside the Badger commits.
 package cdc

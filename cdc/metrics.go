@@ -34,7 +34,7 @@ func newMetrics(reg prometheus.Registerer, queueDepth, rows func() float64) *met
 		}),
 		applyTime: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "enricher_cdc_apply_seconds",
-			Help:    "Time to decode, dead-letter and commit one batch.",
+			Help:    "Time to dead-letter and commit one batch (records are decoded as they are fetched).",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 9),
 		}),
 		offset: prometheus.NewGaugeVec(prometheus.GaugeOpts{

@@ -181,27 +181,30 @@ func (d *decoder) int32() int32 {
 	return int32(v)
 }
 
-// decodeProjection reads the fields the in-memory index holds. intern turns
-// the content type bytes into a (shared) string.
-func decodeProjection(b []byte, intern func([]byte) string) (version, error) {
+// decodeProjection reads the fields the in-memory index holds, and the
+// content type's bytes (aliasing b) for the caller to number.
+func decodeProjection(b []byte) (version, []byte, error) {
 	d := decoder{b: b}
-	var v version
+	var (
+		v     version
+		ctype []byte
+	)
 	if f := d.byte(); f != formatVersion && d.err == nil {
-		return v, fmt.Errorf("value format %d: %w", f, errCorrupt)
+		return v, nil, fmt.Errorf("value format %d: %w", f, errCorrupt)
 	}
-	v.flags = d.byte()
+	v.flags = d.byte() & storedFlags
 	v.validFrom = d.varint()
 	v.lsn = d.varint()
 	if v.flags&flagContentType != 0 {
-		v.contentType = intern(d.bytes())
+		ctype = d.bytes()
 	}
 	if v.flags&flagLength != 0 {
 		v.length = d.int32()
 	}
 	if d.err != nil {
-		return version{}, fmt.Errorf("version value: %w", d.err)
+		return version{}, nil, fmt.Errorf("version value: %w", d.err)
 	}
-	return v, nil
+	return v, ctype, nil
 }
 
 // decodeVersion reads a whole stored version.

@@ -39,11 +39,16 @@
 // re-delivery older than the retention window can then resurrect such a row.
 //
 // Memory: per row, the projection the join needs (content type, length,
-// valid-from, LSN, deleted flag) of every stored version, with the latest
-// one inline in the map slot, in 64 shards behind read-write locks. Current
-// and AsOf are served from it without allocating or touching Badger; it is
-// rebuilt at Open (after verifying table checksums, since Badger's iterators
-// stop silently at a damaged block) and changed only after a successful
-// commit, by the single writer (Apply and Prune are serialized). Get, List
-// and History read Badger.
+// valid-from, LSN, deleted flag) of every stored version, in 64 shards behind
+// read-write locks. It holds no Go pointers, so the garbage collector never
+// scans it: the latest version is inline in the map slot, the older ones in
+// a per-shard arena of pointer-free runs (a single-version row allocates
+// nothing), and a content type is a number into a table of at most 256
+// types (past that, a version's type text is kept apart, by id and
+// sequence). Freed runs are reused per size class, so the arena stays at the
+// peak its histories needed. Current and AsOf are served from it without
+// allocating or touching Badger; it is rebuilt at Open (after verifying
+// table checksums, since Badger's iterators stop silently at a damaged
+// block) and changed only after a successful commit, by the single writer
+// (Apply and Prune are serialized). Get, List and History read Badger.
 package store

@@ -61,7 +61,8 @@ func (s *Store) checkEmpty(txn *badger.Txn) error {
 }
 
 // load reads every key once: meta keys into offsets and the watermark,
-// version keys into the index.
+// version keys into the index. No reader can see the index yet, so it is
+// built without the shard locks.
 func (s *Store) load() (versions int, err error) {
 	err = s.db.View(func(txn *badger.Txn) error {
 		// No value prefetch: values live in the LSM tree (far below the
@@ -69,18 +70,22 @@ func (s *Store) load() (versions int, err error) {
 		it := txn.NewIterator(badger.IteratorOptions{})
 		defer it.Close()
 		var (
-			cur     uuid.UUID
-			e       entry
-			started bool
+			cur      uuid.UUID
+			firstSeq uint64
+			vers     []version // cur's versions so far; reused
 		)
 		flush := func() {
-			if started {
-				e.latest = e.vers[len(e.vers)-1]
-				s.shardFor(cur).m[cur] = e
-				if e.live() {
-					s.live.Add(1)
-				}
+			if len(vers) == 0 {
+				return
 			}
+			sh := s.shardFor(cur)
+			e := entry{firstSeq: firstSeq}
+			sh.extend(&e, vers)
+			sh.m[cur] = e
+			if e.live() {
+				s.live.Add(1)
+			}
+			vers = vers[:0]
 		}
 		for it.Rewind(); it.Valid(); it.Next() {
 			item := it.Item()
@@ -91,25 +96,36 @@ func (s *Store) load() (versions int, err error) {
 				if err != nil {
 					return err
 				}
-				if !started || id != cur {
+				if len(vers) == 0 || id != cur {
 					flush()
-					cur, e, started = id, entry{firstSeq: seq}, true
-				} else if seq != e.nextSeq() {
-					return fmt.Errorf("row %s: sequence %d after %d: %w", id, seq, e.nextSeq()-1, errCorrupt)
+					cur, firstSeq = id, seq
+				} else if next := firstSeq + uint64(len(vers)); seq != next {
+					return fmt.Errorf("row %s: sequence %d after %d: %w", id, seq, next-1, errCorrupt)
 				}
 				var v version
 				err = item.Value(func(b []byte) error {
-					var err error
-					v, err = decodeProjection(b, s.intern.bytes)
-					return err
+					var (
+						ctype []byte
+						err   error
+					)
+					if v, ctype, err = decodeProjection(b); err != nil || v.flags&flagContentType == 0 {
+						return err
+					}
+					if n, ok := s.types.idBytes(ctype); ok {
+						v.ctype = n
+					} else {
+						v.flags |= flagOddType
+						s.shardFor(id).setOdd(verKey{id, seq}, string(ctype))
+					}
+					return nil
 				})
 				if err != nil {
 					return fmt.Errorf("row %s version %d: %w", id, seq, err)
 				}
-				if n := len(e.vers); n > 0 && v.validFrom < e.vers[n-1].validFrom {
+				if n := len(vers); n > 0 && v.validFrom < vers[n-1].validFrom {
 					return fmt.Errorf("row %s version %d: valid-from goes back: %w", id, seq, errCorrupt)
 				}
-				e.vers = append(e.vers, v)
+				vers = append(vers, v)
 				versions++
 			case len(k) > 1 && k[0] == prefixMeta:
 				if err := s.loadMeta(item); err != nil {

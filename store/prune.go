@@ -13,23 +13,19 @@ import (
 type cut struct {
 	id       uuid.UUID
 	firstSeq uint64
-	n        int
+	n        uint32
 }
 
 // prunable returns how many leading versions of e may go at cutoff: those
 // superseded before the cutoff, or all of them when the row was deleted
 // before it. The latest version of a live row always stays.
-func prunable(e *entry, cutoff int64) int {
-	n := len(e.vers)
-	if n == 0 {
-		return 0
+func prunable(sh *shard, e *entry, cutoff int64) uint32 {
+	if last := &e.latest; last.deleted() && last.validFrom < cutoff {
+		return e.n
 	}
-	if last := &e.vers[n-1]; last.deleted() && last.validFrom < cutoff {
-		return n
-	}
-	k := 0
+	var k uint32
 	// validFrom never decreases, so the superseded versions form a prefix.
-	for k < n-1 && e.vers[k+1].validFrom < cutoff {
+	for k < e.n-1 && sh.at(e, k+1).validFrom < cutoff {
 		k++
 	}
 	return k
@@ -47,8 +43,9 @@ func (s *Store) Prune(now time.Time) (int, error) {
 	cutoff := now.UnixMilli() - s.retention.Milliseconds()
 	var cuts []cut
 	for i := range s.shards {
-		for id, e := range s.shards[i].m { // the writer reads without the shard lock
-			if n := prunable(&e, cutoff); n > 0 {
+		sh := &s.shards[i]
+		for id, e := range sh.m { // the writer reads without the shard lock
+			if n := prunable(sh, &e, cutoff); n > 0 {
 				cuts = append(cuts, cut{id: id, firstSeq: e.firstSeq, n: n})
 			}
 		}
@@ -78,7 +75,7 @@ type pruner struct {
 }
 
 func (p *pruner) drop(c cut) error {
-	done := 0
+	var done uint32
 	for done < c.n {
 		if p.txn == nil {
 			p.txn = p.s.db.NewTransaction(true)
@@ -129,16 +126,14 @@ func (p *pruner) commit() error {
 		sh := p.s.shardFor(c.id)
 		sh.mu.Lock()
 		e := sh.m[c.id]
-		if c.n >= len(e.vers) {
-			delete(sh.m, c.id)
+		if c.n >= e.n {
+			sh.remove(c.id, &e)
 		} else {
-			// Copy so the dropped prefix's array can be collected.
-			e.vers = append([]version(nil), e.vers[c.n:]...)
-			e.firstSeq += uint64(c.n)
+			sh.dropPrefix(c.id, &e, c.n)
 			sh.m[c.id] = e
 		}
 		sh.mu.Unlock()
-		p.removed += c.n
+		p.removed += int(c.n)
 	}
 	p.pending = p.pending[:0]
 	return nil

@@ -43,7 +43,7 @@ type Store struct {
 	closed   atomic.Bool
 	truncLSN atomic.Int64 // durable truncate watermark; written under mu
 	truncTs  atomic.Int64 // commit time of the last truncate; orders LSN-less changes against it
-	intern   interner     // guarded by mu
+	types    typeTable    // written under mu; see typeTable for readers
 	tx       txnState     // scratch reused by Apply; guarded by mu
 
 	offMu   sync.RWMutex
@@ -85,7 +85,6 @@ func Open(opts Options) (*Store, error) {
 		dir:       opts.Dir,
 		log:       opts.Logger,
 		retention: opts.HistoryRetention,
-		intern:    interner{},
 		offsets:   map[TopicPartition]int64{},
 	}
 	for i := range s.shards {

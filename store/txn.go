@@ -24,6 +24,7 @@ type txnState struct {
 	idx     map[uuid.UUID]int
 	offsets map[TopicPartition]int64
 	ids     []uuid.UUID // scratch for liveIDs
+	odd     []oddType   // content types written that have no slot in the type table
 
 	arena   arena
 	ents    []badger.Entry
@@ -45,9 +46,17 @@ type pendingRow struct {
 	added     []version
 }
 
+// oddType is the content type of a flagOddType version, published with it.
+type oddType struct {
+	key  verKey
+	name string
+}
+
 // Scratch bigger than this after a transaction (a truncate of a large view)
-// is dropped rather than kept for the next one.
-const keepScratch = 4096
+// is dropped rather than kept for the next one. It is well above the batches
+// cdc applies (4096 records by default): append grows rows past 4096 to a
+// capacity above it, and a bound at 4096 made every such batch reallocate.
+const keepScratch = 1 << 14
 
 func (t *txnState) begin(s *Store, limit int) {
 	t.s = s
@@ -68,7 +77,6 @@ func (t *txnState) end() {
 	t.txn = nil
 	for i := range t.rows {
 		t.rows[i].row = Row{} // do not pin the batch's strings
-		t.rows[i].base = entry{}
 	}
 	t.rows = t.rows[:0]
 	if cap(t.rows) > keepScratch {
@@ -80,6 +88,8 @@ func (t *txnState) end() {
 		clear(t.idx)
 	}
 	clear(t.offsets)
+	clear(t.odd) // do not pin the batch's strings
+	t.odd = t.odd[:0]
 	if cap(t.ids) > keepScratch {
 		t.ids = nil
 	}
@@ -134,12 +144,7 @@ func (t *txnState) write(p *pendingRow, row *Row, src *Source) error {
 		v.flags = 0
 		if row.ContentType.Valid {
 			v.flags |= flagContentType
-			v.contentType = row.ContentType.String
-			if v.contentType != p.latest.contentType {
-				v.contentType = t.s.intern.string(v.contentType)
-			} else {
-				v.contentType = p.latest.contentType // already shared
-			}
+			t.setType(p, &v, row.ContentType.String)
 		}
 		if row.LengthSeconds.Valid {
 			v.flags |= flagLength
@@ -154,6 +159,22 @@ func (t *txnState) write(p *pendingRow, row *Row, src *Source) error {
 	p.nextSeq++
 	t.writes++
 	return nil
+}
+
+// setType numbers v's content type, which the row's latest version usually
+// shares; without a slot the text goes to the odd map on publish.
+func (t *txnState) setType(p *pendingRow, v *version, name string) {
+	types := &t.s.types
+	if l := &p.latest; p.hasLatest && l.flags&(flagContentType|flagOddType) == flagContentType && types.names[l.ctype] == name {
+		v.ctype = l.ctype
+		return
+	}
+	if n, ok := types.id(name); ok {
+		v.ctype = n
+		return
+	}
+	v.flags |= flagOddType
+	t.odd = append(t.odd, oddType{key: verKey{p.id, p.nextSeq}, name: name})
 }
 
 func (t *txnState) set(key, val []byte) error {
@@ -238,6 +259,13 @@ func (t *txnState) writeOffsets() error {
 // publish makes a committed transaction visible to readers.
 func (t *txnState) publish() {
 	s := t.s
+	// Odd content types first: a reader finding a version must find its text.
+	for _, o := range t.odd {
+		sh := s.shardFor(o.key.id)
+		sh.mu.Lock()
+		sh.setOdd(o.key, o.name)
+		sh.mu.Unlock()
+	}
 	var delta int64
 	for i := range t.rows {
 		p := &t.rows[i]
@@ -250,9 +278,7 @@ func (t *txnState) publish() {
 		}
 		sh := s.shardFor(p.id)
 		sh.mu.Lock()
-		// Appending may write past the length readers know, never inside it.
-		e.vers = append(e.vers, p.added...)
-		e.latest = p.latest
+		sh.extend(&e, p.added)
 		sh.m[p.id] = e
 		sh.mu.Unlock()
 		if live := !p.latest.deleted(); live != p.wasLive {
