@@ -183,6 +183,34 @@ func (r *runner) throughput(ctx context.Context, topic string, want int64, kids 
 	}
 }
 
+// waitCount waits until topic holds want records.
+func (r *runner) waitCount(ctx context.Context, topic string, want int64, kids ...*child) error {
+	limit := time.Now().Add(2 * time.Minute)
+	for {
+		n, err := r.adm.count(ctx, topic, r.cfg.Partitions)
+		if err != nil {
+			return err
+		}
+		if n >= want {
+			return nil
+		}
+		for _, k := range kids {
+			k.sampleMem()
+			if k.exited() {
+				return k.failure()
+			}
+		}
+		if time.Now().After(limit) {
+			return fmt.Errorf("%s has %d of %d records after the time limit", topic, n, want)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
 func (r *runner) passthrough(ctx context.Context) error {
 	out := "bench.out.passthrough"
 	if err := r.adm.create(ctx, out, r.cfg.Partitions, nil); err != nil {
@@ -278,7 +306,7 @@ func (r *runner) enricher(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("paced producer: %w", err)
 	}
-	if _, _, err := r.throughput(ctx, out, int64(r.cfg.Events)+n, c); err != nil {
+	if err := r.waitCount(ctx, out, int64(r.cfg.Events)+n, c); err != nil {
 		return err
 	}
 	_, after, err := c.histogram("enricher_event_latency_seconds")

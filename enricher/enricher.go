@@ -189,6 +189,7 @@ var errShutdown = errors.New("shutting down")
 // b.out; deliver produces them. Workers run it on several batches at once.
 func (e *Enricher) process(ctx, workCtx context.Context, b *batch) error {
 	b.start = time.Now()
+	e.m.batchAge.Observe(b.start.Sub(b.in[0].Time).Seconds())
 	b.events = b.events[:0]
 	b.misses = b.misses[:0]
 	applied := e.cfg.Freshness.AppliedTsMs()

@@ -14,6 +14,7 @@ type metrics struct {
 	batchSize    prometheus.Histogram
 	batchTime    prometheus.Histogram
 	produceTime  prometheus.Histogram
+	batchAge     prometheus.Histogram
 	commitTime   prometheus.Histogram
 	latency      prometheus.Histogram
 	lag          *prometheus.GaugeVec
@@ -57,6 +58,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help:    "Time from the first produce attempt of a batch to its acknowledgement.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 3, 10),
 		}),
+		batchAge: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "enricher_batch_age_seconds",
+			Help:    "Age of a batch's first record (from its Kafka timestamp) when a worker starts on the batch: fetch, linger and queueing.",
+			Buckets: prometheus.ExponentialBucketsRange(0.001, 30, 40),
+		}),
 		commitTime: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "enricher_commit_seconds",
 			Help:    "Time to commit the offsets of one or more acknowledged batches.",
@@ -74,7 +80,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"topic", "partition"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.events, m.retries, m.joinWaits, m.joinWaitTime, m.joinWaiting, m.batchSize, m.batchTime, m.produceTime, m.commitTime, m.latency, m.lag)
+		reg.MustRegister(m.events, m.retries, m.joinWaits, m.joinWaitTime, m.joinWaiting, m.batchSize, m.batchTime, m.produceTime, m.batchAge, m.commitTime, m.latency, m.lag)
 	}
 	return m
 }
