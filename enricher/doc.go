@@ -3,13 +3,16 @@
 //
 // Model: a consumer group over the engagement topics; each instance holds a
 // full content view, and starts joining only once that view is ready. Events
-// are processed in batches: fetch, decode, look up (as of the event's time, or
-// the latest version), derive, encode, then one produce of every output and
-// DLQ record, and only after the broker acknowledged them all, one commit of
-// the batch's offsets. So delivery is at-least-once: a crash repeats at most the
-// batch in flight, never loses it, and per-partition order is kept.
+// are processed in batches through a pipeline (pipeline.go): one goroutine
+// fetches batches, Workers decode, look up (as of the event's time, or the
+// latest version), derive and encode them side by side, and one goroutine
+// delivers them in fetch order, one produce of every output and DLQ record per
+// batch; offsets are committed only after the broker acknowledged everything
+// before them. So delivery is at-least-once: a crash repeats at most the
+// batches in flight, never loses one, and per-partition order is kept.
 //
-// A miss (content unknown) first waits, at most --join-wait, for the view to
+// A miss (content unknown), or an event newer than every change the view has
+// applied, first waits, at most --join-wait, for the view to
 // reach the content topic's end offsets as read at that moment; a miss is
 // emitted, with NULL content fields, only when the view has caught up or the
 // wait is over. Misses are never cached.
