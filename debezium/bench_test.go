@@ -35,8 +35,7 @@ func BenchmarkEngagementDebeziumJSON(b *testing.B) {
 	}
 }
 
-func BenchmarkContentSchemaJSON(b *testing.B) {
-	key, value := readFixture(b, "content-create-arabic.schema.key.json"), readFixture(b, "content-create-arabic.schema.value.json")
+func benchContent(b *testing.B, key, value []byte) {
 	d := NewDecoder(nil)
 	ctx := context.Background()
 	b.ReportAllocs()
@@ -45,6 +44,28 @@ func BenchmarkContentSchemaJSON(b *testing.B) {
 		if _, err := d.Content(ctx, key, value); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func BenchmarkContentSchemaJSON(b *testing.B) {
+	benchContent(b, readFixture(b, "content-create-arabic.schema.key.json"), readFixture(b, "content-create-arabic.schema.value.json"))
+}
+
+// BenchmarkContentJSON covers the JSON forms a content topic carries: a
+// snapshot read as a bare envelope (what restoring the view reads, record
+// after record) and in JsonConverter's wrapper, the ExtractNewRecordState
+// row, bare and wrapped, and a TOAST update.
+func BenchmarkContentJSON(b *testing.B) {
+	for _, c := range []struct{ name, fixture string }{
+		{"snapshot-plain", "content-snapshot-true.plain"},
+		{"snapshot-schema", "content-snapshot-true.schema"},
+		{"unwrap-plain", "content-snapshot-first.unwrap-plain"},
+		{"unwrap-schema", "content-snapshot-first.unwrap-schema"},
+		{"toast-plain", "content-update-toast.plain"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			benchContent(b, readFixture(b, c.fixture+".key.json"), readFixture(b, c.fixture+".value.json"))
+		})
 	}
 }
 

@@ -1,6 +1,7 @@
 package debezium
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
 	"testing"
@@ -92,5 +93,68 @@ func TestPayloadOf(t *testing.T) {
 		if got := string(payloadOf([]byte(in))); got != want {
 			t.Errorf("payloadOf(%s) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// skipContainerRef is skipContainer as it was before it scanned strings
+// eight bytes at a time: the reference it must agree with.
+func skipContainerRef(b []byte, i int) (int, bool) {
+	depth := 0
+	for i < len(b) {
+		switch b[i] {
+		case '"':
+			for i++; ; i++ {
+				j := bytes.IndexByte(b[i:], '"')
+				if j < 0 {
+					return 0, false
+				}
+				i += j
+				k := i
+				for k > 0 && b[k-1] == '\\' {
+					k--
+				}
+				if (i-k)%2 == 0 {
+					break
+				}
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth--; depth == 0 {
+				return i + 1, true
+			}
+		}
+		i++
+	}
+	return 0, false
+}
+
+// sameSkip fails when skipContainer and skipContainerRef disagree on any
+// container start in b.
+func sameSkip(t testing.TB, b []byte) {
+	t.Helper()
+	for i, c := range b {
+		if c != '{' && c != '[' {
+			continue
+		}
+		gotEnd, gotOK := skipContainer(b, i)
+		wantEnd, wantOK := skipContainerRef(b, i)
+		if gotEnd != wantEnd || gotOK != wantOK {
+			t.Fatalf("skipContainer(%q, %d) = %d, %t; want %d, %t", b, i, gotEnd, gotOK, wantEnd, wantOK)
+		}
+	}
+}
+
+func TestSkipContainerAgrees(t *testing.T) {
+	for _, s := range []string{
+		`{"a":"}{\"]"}`, `{"a":"\\"}`, `{"a":"\\\"}"}`, `["\\\\",{"b":"x\\"}]`, `{"a":"abcdefghijklmnop\"qrstuvwx"}`,
+		`{"a":"\`, `{"a":"abcdefgh\`, `{"a":"abcdefg\"`, `{"é":"فنجان"}`, `[[[]]]]`, `{"a":"\u0022"}`,
+	} {
+		for _, m := range mutations([]byte(s)) {
+			sameSkip(t, m)
+		}
+	}
+	for _, seed := range contentSeeds(t) {
+		sameSkip(t, seed[1])
 	}
 }

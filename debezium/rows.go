@@ -240,42 +240,51 @@ func (doc *contentDoc) event(unwrapped bool) (ev ContentEvent, hasID bool, err e
 		}
 		doc = inner
 	}
+	hasID, err = doc.decide(&ev, doc.Source, doc.Before, doc.After)
+	return ev, hasID, err
+}
+
+// decide is event after unwrapping, writing into ev, which must be zero. It
+// takes the source block and the images apart from doc for the fast path,
+// as engagementDoc.decide does.
+func (doc *contentDoc) decide(ev *ContentEvent, source *sourceJSON, before, after *contentRow) (hasID bool, err error) {
 	var row *contentRow
 	path := ""
-	switch doc.form(doc.Source != nil, doc.ID.set, doc.Before != nil || doc.After != nil) {
+	switch doc.form(source != nil, doc.ID.set, before != nil || after != nil) {
 	case formEnvelope:
-		if ev.Op, ev.Source, err = doc.envelopeOp("content", doc.Source); err != nil {
-			return ev, false, err
+		if ev.Op, ev.Source, err = doc.envelopeOp("content", source); err != nil {
+			return false, err
 		}
 		switch ev.Op {
 		case OpTruncate:
 			ev.Kind = KindTruncate
-			return ev, false, nil
+			return false, nil
 		case OpDelete:
-			row, path = doc.Before, "before"
+			row, path = before, "before"
 		default:
-			row, path = doc.After, "after"
+			row, path = after, "after"
 			if row == nil {
-				return ev, false, fmt.Errorf("op %q without \"after\"", ev.Op)
+				return false, fmt.Errorf("op %q without \"after\"", ev.Op)
 			}
 		}
 	case formRow:
 		if ev.Op, ev.Source, err = doc.flatOp("content"); err != nil {
-			return ev, false, err
+			return false, err
 		}
 		row = &doc.contentRow
 	case formHeartbeat:
-		return ContentEvent{Kind: KindHeartbeat, Source: Source{TsMs: doc.TsMs.v}}, false, nil
+		*ev = ContentEvent{Kind: KindHeartbeat, Source: Source{TsMs: doc.TsMs.v}}
+		return false, nil
 	default:
-		return ev, false, errNotEnvelope
+		return false, errNotEnvelope
 	}
 	ev.Kind = KindChange
 	if row == nil {
-		return ev, false, nil
+		return false, nil
 	}
 	ev.Row, ev.Unavailable, err = row.content(path, ev.Op.Upsert())
 	ev.Key = ev.Row.ID
-	return ev, err == nil, err
+	return err == nil, err
 }
 
 // ---- engagement ----

@@ -1,6 +1,10 @@
 package debezium
 
-import "bytes"
+import (
+	"bytes"
+	"encoding/binary"
+	"math/bits"
+)
 
 // JsonConverter with schemas.enable=true (Kafka Connect's default) puts a
 // schema of several kB before every payload of a few hundred bytes, and
@@ -71,21 +75,28 @@ func skipContainer(b []byte, i int) (int, bool) {
 	for i < len(b) {
 		switch b[i] {
 		case '"':
-			// IndexByte is vectorised; a quote preceded by an odd number of
-			// backslashes is escaped.
-			for i++; ; i++ {
-				j := bytes.IndexByte(b[i:], '"')
-				if j < 0 {
+			// Eight bytes at a time up to a quote or a backslash (strings
+			// in a schema are short: IndexByte's call cost more); an
+			// escape's second byte is skipped with it.
+			for i++; ; {
+				if i+8 <= len(b) {
+					x := binary.LittleEndian.Uint64(b[i:])
+					m := quoteOrBackslash8(x)
+					if m == 0 {
+						i += 8
+						continue
+					}
+					i += bits.TrailingZeros64(m) / 8
+				} else if i >= len(b) {
 					return 0, false
 				}
-				i += j
-				k := i
-				for k > 0 && b[k-1] == '\\' {
-					k--
-				}
-				if (i-k)%2 == 0 {
+				if b[i] == '"' {
 					break
 				}
+				if b[i] == '\\' {
+					i++
+				}
+				i++
 			}
 		case '{', '[':
 			depth++
@@ -97,4 +108,15 @@ func skipContainer(b []byte, i int) (int, bool) {
 		i++
 	}
 	return 0, false
+}
+
+// quoteOrBackslash8 marks, in bit 7 of its byte, the first of the eight
+// bytes in x (little-endian) that is a quote or a backslash, and maybe some
+// later ones: in (v-ones) &^ v, bit 7 of a byte is set when it is zero, and
+// otherwise only by a borrow, which runs upwards from a zero byte.
+func quoteOrBackslash8(x uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	quote := x ^ ('"' * ones)
+	backslash := x ^ ('\\' * ones)
+	return ((quote-ones)&^quote | (backslash-ones)&^backslash) & highs
 }
