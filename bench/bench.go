@@ -373,7 +373,7 @@ func (r *runner) twoInstances(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	t := &Throughput{EventsPerSec: rate, CPUSecPerMillion: cpu}
+	t := &Throughput{EventsPerSec: rate, CPUSecPerMillion: cpu, BrokerCPUSecPerMillion: r.brokerCPU}
 	for _, k := range kids {
 		b, _ := k.stop()
 		t.PeakRSSMB, t.AnonMB, t.FileMB = max(t.PeakRSSMB, mb(b)), max(t.AnonMB, mb(k.peakAnon)), max(t.FileMB, mb(k.peakFile))

@@ -79,17 +79,21 @@ type Consumer struct {
 	client *kafka.Client
 	msgs   chan fetched
 
-	mu       sync.Mutex
-	parts    map[int]*partition
-	startEnd map[int]int64 // end offsets when Run started: the readiness target
-	next     map[int]int64 // next offset per partition, as stored with the view
-	applied  chan struct{} // closed and replaced after every commit
-	started  bool
+	mu        sync.Mutex
+	parts     map[int]*partition
+	startEnd  map[int]int64 // end offsets when Run started: the readiness target
+	startAsOf time.Time     // when startEnd was read
+	next      map[int]int64 // next offset per partition, as stored with the view
+	applied   chan struct{} // closed and replaced after every commit
+	started   bool
 
 	ready     atomic.Bool
 	readyCh   chan struct{}
 	appliedTs atomic.Int64 // latest source commit time applied, ms
-	batch     store.Batch
+	// caughtUpAt is when (unix ns) the end offsets were read that the view
+	// has since reached: everything in the topic then is in the view.
+	caughtUpAt atomic.Int64
+	batch      store.Batch
 }
 
 type partition struct {
@@ -137,6 +141,26 @@ func New(cfg Config) (*Consumer, error) {
 // view applied since start: an event newer than it may find an older version
 // than the one valid at its time, if the view is behind.
 func (c *Consumer) AppliedTsMs() int64 { return c.appliedTs.Load() }
+
+// CaughtUpAt returns a time at which everything then in the content topic
+// has been applied since (the latest WaitCaughtUp that returned nil, or
+// readiness); zero before either.
+func (c *Consumer) CaughtUpAt() time.Time {
+	if ns := c.caughtUpAt.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
+}
+
+func (c *Consumer) noteCaughtUp(asOf time.Time) {
+	ns := asOf.UnixNano()
+	for {
+		old := c.caughtUpAt.Load()
+		if old >= ns || c.caughtUpAt.CompareAndSwap(old, ns) {
+			return
+		}
+	}
+}
 
 // Ready reports whether the view has caught up with the topic as of start-up.
 func (c *Consumer) Ready() bool { return c.ready.Load() }
@@ -212,8 +236,10 @@ func (c *Consumer) Run(ctx context.Context) error {
 // broker answers), fixes the readiness target and starts a reader per partition.
 func (c *Consumer) start(ctx, readCtx context.Context, wg *sync.WaitGroup) error {
 	for attempt := 0; ; attempt++ {
+		asOf := time.Now()
 		offs, err := c.listOffsets(ctx)
 		if err == nil {
+			c.startAsOf = asOf
 			c.mu.Lock()
 			for id, o := range offs {
 				c.startEnd[id] = o.LastOffset
@@ -446,6 +472,7 @@ func (c *Consumer) checkReady() {
 		}
 	}
 	c.mu.Unlock()
+	c.noteCaughtUp(c.startAsOf)
 	c.ready.Store(true)
 	close(c.readyCh)
 	c.m.ready.Set(1)
@@ -457,6 +484,7 @@ func (c *Consumer) checkReady() {
 // when a lookup misses, so a miss is emitted only when the content is truly
 // unknown, not because the view was behind.
 func (c *Consumer) WaitCaughtUp(ctx context.Context) error {
+	asOf := time.Now()
 	offs, err := c.endOffsets(ctx)
 	if err != nil {
 		return err
@@ -473,6 +501,7 @@ func (c *Consumer) WaitCaughtUp(ctx context.Context) error {
 		ch := c.applied
 		c.mu.Unlock()
 		if !behind {
+			c.noteCaughtUp(asOf)
 			return nil
 		}
 		select {

@@ -81,6 +81,10 @@ func TestWaitCaughtUp(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("not ready on an empty topic")
 	}
+	readyAsOf := c.CaughtUpAt()
+	if readyAsOf.IsZero() {
+		t.Fatal("ready, but CaughtUpAt is zero")
+	}
 	w, err := dbztest.New()
 	if err != nil {
 		t.Fatal(err)
@@ -96,8 +100,14 @@ func TestWaitCaughtUp(t *testing.T) {
 	kc.Produce(recs...)
 	wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
 	defer wcancel()
+	beforeWait := time.Now()
 	if err := c.WaitCaughtUp(wctx); err != nil {
 		t.Fatalf("WaitCaughtUp: %v", err)
+	}
+	// The end offsets were read during the call: everything produced before
+	// it is in the view, so CaughtUpAt moved to at least the call's start.
+	if got := c.CaughtUpAt(); got.Before(beforeWait) || !got.After(readyAsOf) {
+		t.Fatalf("CaughtUpAt %v after WaitCaughtUp started at %v (ready as of %v)", got, beforeWait, readyAsOf)
 	}
 	for _, id := range ids {
 		if _, ok := st.Current(id); !ok {

@@ -32,6 +32,9 @@ type View interface {
 type Freshness interface {
 	ReadyC() <-chan struct{}
 	AppliedTsMs() int64
+	// CaughtUpAt is a time at which everything then in the content topic
+	// has been applied since; zero if unknown.
+	CaughtUpAt() time.Time
 	WaitCaughtUp(ctx context.Context) error
 }
 
@@ -193,6 +196,7 @@ func (e *Enricher) process(ctx, workCtx context.Context, b *batch) error {
 	b.events = b.events[:0]
 	b.misses = b.misses[:0]
 	applied := e.cfg.Freshness.AppliedTsMs()
+	caughtUpAt := e.cfg.Freshness.CaughtUpAt()
 	for i := range b.in {
 		it := item{msg: &b.in[i]}
 		it.ev, it.err = e.decode(ctx, workCtx, &b.in[i])
@@ -207,9 +211,12 @@ func (e *Enricher) process(ctx, workCtx context.Context, b *batch) error {
 			it.result = "no_content_id"
 		default:
 			it.look, it.found = e.lookup(&it.ev.Event)
-			// A miss, or an event newer than every change the view applied:
-			// the view may be behind, so the answer is provisional.
-			if !it.found || (e.cfg.Mode == ModeAsOf && it.ev.Event.EventTs.UnixMilli() > applied) {
+			// A miss, or an event newer than every change the view applied
+			// and written after the view was last known to be caught up: the
+			// view may be behind, so the answer is provisional. An event
+			// written before that has every content change written before
+			// it in the view already.
+			if !it.found || (e.cfg.Mode == ModeAsOf && it.ev.Event.EventTs.UnixMilli() > applied && (it.msg.Time.IsZero() || !it.msg.Time.Before(caughtUpAt))) {
 				b.misses = append(b.misses, len(b.events))
 			}
 		}
