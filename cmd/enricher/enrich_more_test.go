@@ -137,6 +137,7 @@ func TestEventBeforeItsContentTimesOut(t *testing.T) {
 	cfg := testConfig(kc.Addrs(), t.TempDir())
 	cfg.SchemaRegistryURL = reg.URL()
 	cfg.JoinWait = 300 * time.Millisecond
+	cfg.SourceHeaders = false // the default
 	tm := startMain(t, cfg)
 	tm.waitReady(30 * time.Second)
 	testkafka.Eventually(t, 30*time.Second, "the output schema registered", func() bool { code, _ := tm.get("/readyz"); return code == 200 })
@@ -150,6 +151,9 @@ func TestEventBeforeItsContentTimesOut(t *testing.T) {
 	out := kc.ReadAll(outputTopic, 1, 60*time.Second)
 	if len(out) != 1 {
 		t.Fatalf("got %d outputs, want 1", len(out))
+	}
+	if len(out[0].Headers) != 0 {
+		t.Errorf("output has headers %v without --source-headers", out[0].Headers)
 	}
 	down.Store(false) // the decoder of the test fetches the output schema
 	if e := newOutputDecoder(t, reg.Registry).decode(out[0]); e.String() != "key=1 type=NULL len=NULL secs=5 pct=NULL" {

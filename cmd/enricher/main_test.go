@@ -138,6 +138,7 @@ func testConfig(brokers []string, dataDir string) RunConfig {
 		JoinWait:         time.Second,
 		JoinMode:         "asof",
 		HistoryRetention: 720 * time.Hour,
+		SourceHeaders:    true, // the tests trace outputs to their inputs
 		LogLevel:         "warn",
 	}
 }

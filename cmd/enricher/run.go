@@ -42,7 +42,8 @@ type RunConfig struct {
 	JoinWait          time.Duration
 	JoinMode          string
 	HistoryRetention  time.Duration
-	Workers           int // 0: GOMAXPROCS
+	Workers           int // 0: 2×GOMAXPROCS
+	SourceHeaders     bool
 	LogLevel          string
 
 	// PruneInterval is how often superseded versions are pruned; 0 means 10m.
@@ -282,7 +283,7 @@ func (m *Main) runEnricher(ctx context.Context) error {
 		Brokers: m.cfg.Brokers, Topics: m.cfg.EventsTopics, Group: m.cfg.Group,
 		OutputTopic: m.cfg.OutputTopic, DLQTopic: m.cfg.DLQTopic,
 		View: m.Store, Freshness: m.View, Decoder: m.decoder, Encoder: enc, Producer: m.writer,
-		Mode: mode, JoinWait: m.cfg.JoinWait, Workers: m.cfg.Workers,
+		Mode: mode, JoinWait: m.cfg.JoinWait, Workers: m.cfg.Workers, SourceHeaders: m.cfg.SourceHeaders,
 		Logger: m.log.Named("enricher"), Registerer: m.Registry, Reader: m.cfg.readerHook,
 	})
 	if err != nil {

@@ -57,12 +57,13 @@ after finishing the batch in hand.`,
 	fs.StringVar(&cfg.JoinMode, "join-mode", "asof", "join with the content as of the event's time (asof) or the current content (latest)")
 	fs.DurationVar(&cfg.HistoryRetention, "history-retention", 720*time.Hour, "how long superseded content versions are kept for as-of joins")
 	fs.IntVar(&cfg.Workers, "workers", 0, "batches decoded, joined and encoded at once; 0: two per CPU (2×GOMAXPROCS)")
+	fs.BoolVar(&cfg.SourceHeaders, "source-headers", false, "add source.topic, source.partition and source.offset headers to every output record")
 	fs.StringVar(&cfg.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	for flag, env := range map[string]string{
 		"brokers": "KAFKA_BROKERS", "content-topic": "CONTENT_TOPIC", "events-topics": "EVENTS_TOPICS",
 		"output-topic": "OUTPUT_TOPIC", "dlq-topic": "DLQ_TOPIC", "group": "CONSUMER_GROUP", "data-dir": "DATA_DIR",
 		"http-addr": "HTTP_ADDR", "schema-registry-url": "SCHEMA_REGISTRY_URL", "join-wait": "JOIN_WAIT",
-		"join-mode": "JOIN_MODE", "history-retention": "HISTORY_RETENTION", "workers": "WORKERS", "log-level": "LOG_LEVEL",
+		"join-mode": "JOIN_MODE", "history-retention": "HISTORY_RETENTION", "workers": "WORKERS", "source-headers": "SOURCE_HEADERS", "log-level": "LOG_LEVEL",
 	} {
 		bindEnv(fs, flag, env)
 	}
