@@ -31,6 +31,10 @@ type Config struct {
 	// reach it); 0 or not above Content skips that step.
 	ScaleContent int
 	SkipScale    bool
+	// Rounds is how many times the passthrough and the enricher are run
+	// alternately on the same input (the first round is the full phases);
+	// the ratio reported is the median of the rounds'. Default 3.
+	Rounds int
 	// RunArgs and PassthroughArgs start the two children: RunArgs are
 	// `enricher run`'s words before its flags (["run"], or a profiling
 	// wrapper), PassthroughArgs the hidden passthrough command's.
@@ -88,11 +92,17 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	if err := r.load(ctx); err != nil {
 		return nil, err
 	}
-	if err := r.passthrough(ctx); err != nil {
+	if r.res.Passthrough, err = r.passthrough(ctx, 1); err != nil {
 		return nil, fmt.Errorf("passthrough: %w", err)
 	}
 	if err := r.enricher(ctx); err != nil {
 		return nil, fmt.Errorf("enricher: %w", err)
+	}
+	r.res.Rounds = []Round{{Passthrough: r.res.Passthrough.EventsPerSec, Enricher: r.res.Enricher.EventsPerSec}}
+	for i := 2; i <= max(cfg.Rounds, 1); i++ {
+		if err := r.round(ctx, i); err != nil {
+			return nil, fmt.Errorf("round %d: %w", i, err)
+		}
 	}
 	if !cfg.SkipScale {
 		if err := r.twoInstances(ctx); err != nil {
@@ -211,26 +221,54 @@ func (r *runner) waitCount(ctx context.Context, topic string, want int64, kids .
 	}
 }
 
-func (r *runner) passthrough(ctx context.Context) error {
-	out := "bench.out.passthrough"
+// round runs the passthrough and then a warm enricher again, each from an
+// empty group, and records their rates.
+func (r *runner) round(ctx context.Context, i int) error {
+	pass, err := r.passthrough(ctx, i)
+	if err != nil {
+		return err
+	}
+	out := fmt.Sprintf("bench.out.enricher.%d", i)
 	if err := r.adm.create(ctx, out, r.cfg.Partitions, nil); err != nil {
 		return err
 	}
 	defer r.adm.remove(ctx, out)
-	args := append(append([]string{}, r.cfg.PassthroughArgs...), "--brokers", join(r.brokers),
-		"--topics", eventsTopic, "--group", "bench-passthrough", "--output-topic", out)
-	c, err := startChild(r.cfg.Exe, "passthrough", "", args...)
+	c, err := r.startRun("enricher", filepath.Join(r.dir, "enricher"), fmt.Sprintf("bench-enricher-%d", i), out, false)
 	if err != nil {
 		return err
+	}
+	defer c.stop()
+	if _, err := c.waitReady(ctx, 5*time.Minute); err != nil {
+		return err
+	}
+	rate, _, err := r.throughput(ctx, out, int64(r.cfg.Events), c)
+	if err != nil {
+		return err
+	}
+	r.res.Rounds = append(r.res.Rounds, Round{Passthrough: pass.EventsPerSec, Enricher: rate})
+	r.logf("round %d: passthrough %.0f, enricher %.0f events/s, ratio %.2f", i, pass.EventsPerSec, rate, rate/pass.EventsPerSec)
+	return nil
+}
+
+func (r *runner) passthrough(ctx context.Context, round int) (Throughput, error) {
+	out := fmt.Sprintf("bench.out.passthrough.%d", round)
+	if err := r.adm.create(ctx, out, r.cfg.Partitions, nil); err != nil {
+		return Throughput{}, err
+	}
+	defer r.adm.remove(ctx, out)
+	args := append(append([]string{}, r.cfg.PassthroughArgs...), "--brokers", join(r.brokers),
+		"--topics", eventsTopic, "--group", fmt.Sprintf("bench-passthrough-%d", round), "--output-topic", out)
+	c, err := startChild(r.cfg.Exe, "passthrough", "", args...)
+	if err != nil {
+		return Throughput{}, err
 	}
 	rate, cpu, err := r.throughput(ctx, out, int64(r.cfg.Events), c)
 	rss, _ := c.stop()
 	if err != nil {
-		return err
+		return Throughput{}, err
 	}
-	r.res.Passthrough = Throughput{EventsPerSec: rate, CPUSecPerMillion: cpu, BrokerCPUSecPerMillion: r.brokerCPU, PeakRSSMB: mb(rss), AnonMB: mb(c.peakAnon), FileMB: mb(c.peakFile)}
 	r.logf("passthrough: %.0f events/s, %.2f CPU s per million, peak RSS %.0f MB", rate, cpu, mb(rss))
-	return nil
+	return Throughput{EventsPerSec: rate, CPUSecPerMillion: cpu, BrokerCPUSecPerMillion: r.brokerCPU, PeakRSSMB: mb(rss), AnonMB: mb(c.peakAnon), FileMB: mb(c.peakFile)}, nil
 }
 
 // startRun starts `enricher run` on dataDir, consuming the events topic in group.

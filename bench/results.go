@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"sort"
 	"strings"
 	"time"
 )
@@ -35,6 +36,13 @@ type Latency struct {
 	// Stages are quantiles of the enricher's per-batch histograms over the
 	// same window (records, or seconds).
 	Stages []Stage `json:"stages,omitempty"`
+}
+
+// Round is one alternation of the passthrough and the enricher, events/s.
+type Round struct {
+	Passthrough float64 `json:"passthrough_events_per_sec"`
+	Enricher    float64 `json:"enricher_events_per_sec"`
+	Ratio       float64 `json:"ratio"`
 }
 
 // Stage is one histogram's quantiles, bucket-interpolated.
@@ -71,8 +79,10 @@ type Results struct {
 	Partitions  int        `json:"partitions"`
 	Passthrough Throughput `json:"passthrough"`
 	Enricher    Throughput `json:"enricher"`
-	Ratio       float64    `json:"ratio"`
-	Latency     Latency    `json:"latency"`
+	// Ratio is the median over Rounds of enricher / passthrough events/s.
+	Ratio   float64 `json:"ratio"`
+	Rounds  []Round `json:"rounds"`
+	Latency Latency `json:"latency"`
 	// EnricherStages are the per-batch histograms of the 100k-row enricher
 	// over the throughput run.
 	EnricherStages []Stage     `json:"enricher_stages,omitempty"`
@@ -107,8 +117,22 @@ func cpuModel() string {
 }
 
 func (r *Results) finish() {
-	if r.Passthrough.EventsPerSec > 0 {
-		r.Ratio = r.Enricher.EventsPerSec / r.Passthrough.EventsPerSec
+	if len(r.Rounds) == 0 && r.Passthrough.EventsPerSec > 0 {
+		r.Rounds = []Round{{Passthrough: r.Passthrough.EventsPerSec, Enricher: r.Enricher.EventsPerSec}}
+	}
+	var ratios []float64
+	for i := range r.Rounds {
+		if r.Rounds[i].Passthrough > 0 {
+			r.Rounds[i].Ratio = r.Rounds[i].Enricher / r.Rounds[i].Passthrough
+			ratios = append(ratios, r.Rounds[i].Ratio)
+		}
+	}
+	if len(ratios) > 0 {
+		sort.Float64s(ratios)
+		r.Ratio = ratios[len(ratios)/2]
+		if len(ratios)%2 == 0 {
+			r.Ratio = (ratios[len(ratios)/2-1] + ratios[len(ratios)/2]) / 2
+		}
 	}
 	if math.IsNaN(r.Latency.P50Ms) || math.IsNaN(r.Latency.P99Ms) {
 		r.Latency.P50Ms, r.Latency.P99Ms = -1, -1 // no sample; JSON has no NaN
@@ -141,12 +165,19 @@ func (r *Results) Markdown(command string) string {
 	}
 	row("passthrough (kafka-go Reader+Writer, no enrichment)", r.Passthrough, 0, "baseline")
 	row(fmt.Sprintf("enricher, %d rows", r.Content), r.Enricher, r.RestoreS,
-		fmt.Sprintf("ratio %.2f; warm restart ready in %.2f s", r.Ratio, r.WarmRestartS))
+		fmt.Sprintf("ratio %.2f in this round; warm restart ready in %.2f s", r.Enricher.EventsPerSec/r.Passthrough.EventsPerSec, r.WarmRestartS))
 	if t := r.TwoInstances; t != nil {
 		row(fmt.Sprintf("2 enrichers in one group, %d rows", r.Content), *t, 0, "CPU summed; RSS, anon, file: the larger instance's")
 	}
 	if v := r.BigView; v != nil {
 		row(fmt.Sprintf("enricher, %d rows", v.Rows), v.Throughput, v.RestoreS, "")
+	}
+	if len(r.Rounds) > 1 {
+		fmt.Fprintf(&b, "\nThroughput ratio over %d alternating rounds (passthrough, then enricher from an empty group; the first round is the table's): **median %.2f**", len(r.Rounds), r.Ratio)
+		for i, rd := range r.Rounds {
+			fmt.Fprintf(&b, "%s %.2f (%.0f / %.0f)", map[bool]string{true: ";", false: " —"}[i > 0], rd.Ratio, rd.Enricher, rd.Passthrough)
+		}
+		b.WriteString(".\n")
 	}
 	l := r.Latency
 	fmt.Fprintf(&b, "\nLatency (input Kafka timestamp to output ack, `enricher_event_latency_seconds`) at %.0f events/s offered for %.0f s (%d events): "+

@@ -84,6 +84,7 @@ It prints the table and writes results.json and RESULTS.md into --out.`,
 	fs.Float64Var(&cfg.Rate, "rate", 20_000, "offered load of the latency measurement, events/s")
 	fs.DurationVar(&cfg.LatencyFor, "latency-for", 10*time.Second, "how long the latency measurement offers --rate")
 	fs.IntVar(&cfg.ScaleContent, "scale-content", 1_000_000, "content rows of the scale step (rows are added to reach it; 0 skips it)")
+	fs.IntVar(&cfg.Rounds, "rounds", 3, "alternating passthrough/enricher rounds; the ratio reported is their median")
 	fs.BoolVar(&cfg.SkipScale, "skip-scale", false, "skip the scale steps (two instances, --scale-content rows)")
 	fs.StringVar(&outDir, "out", "", "directory to write results.json and RESULTS.md into; empty: print only")
 	fs.StringVar(&readme, "readme", "", "a README whose bench block (between the bench:begin and bench:end comments) gets the results")
