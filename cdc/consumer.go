@@ -199,23 +199,8 @@ func (c *Consumer) Run(ctx context.Context) error {
 	// context, which ends ShutdownGrace after ctx at the latest.
 	readCtx, stopReaders := context.WithCancel(ctx)
 	defer stopReaders()
-	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	workCtx, stopWork := retry.WithGrace(ctx, c.cfg.ShutdownGrace)
 	defer stopWork()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		select {
-		case <-workCtx.Done():
-		case <-ctx.Done():
-			t := time.NewTimer(c.cfg.ShutdownGrace)
-			defer t.Stop()
-			select {
-			case <-t.C:
-				stopWork()
-			case <-workCtx.Done():
-			}
-		}
-	}()
 
 	if err := c.start(ctx, readCtx, &wg); err != nil {
 		if ctx.Err() != nil {

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/thmanyah/enricher/internal/retry"
 )
 
 // batch is one fetched batch on its way through the pipeline. Its buffers
@@ -64,19 +66,8 @@ type pipeline struct {
 // or a batch fails for good.
 func (p pipeline) run(ctx context.Context, r fetcher) error {
 	// Batches in flight are finished under a context that outlives ctx by a grace period.
-	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	workCtx, stopWork := retry.WithGrace(ctx, p.grace)
 	defer stopWork()
-	go func() {
-		select {
-		case <-workCtx.Done():
-		case <-ctx.Done():
-			select {
-			case <-time.After(p.grace):
-				stopWork()
-			case <-workCtx.Done():
-			}
-		}
-	}()
 	// inner ends with ctx, or when delivery fails and the batches behind the
 	// failed one must be abandoned.
 	inner, abandon := context.WithCancel(ctx)

@@ -46,15 +46,11 @@ It prints the table and writes results.json and RESULTS.md into --out.`,
 				cfg.ProfileRunArgs = []string{"bench", "profiled-run", "--cpuprofile", abs, "--"}
 			}
 			if brokerProfile != "" {
-				f, err := os.Create(brokerProfile)
+				stop, err := startCPUProfile(brokerProfile)
 				if err != nil {
 					return err
 				}
-				defer f.Close()
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return err
-				}
-				defer pprof.StopCPUProfile()
+				defer stop()
 			}
 			res, err := bench.Run(cmd.Context(), cfg)
 			if err != nil {
@@ -125,15 +121,11 @@ func newProfiledRunCmd() *cobra.Command {
 		Short:  "enricher run under a CPU profile (bench)",
 		Hidden: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := os.Create(file)
+			stop, err := startCPUProfile(file)
 			if err != nil {
 				return err
 			}
-			defer f.Close()
-			if err := pprof.StartCPUProfile(f); err != nil {
-				return err
-			}
-			defer pprof.StopCPUProfile()
+			defer stop()
 			run := newRunCmd()
 			run.SetArgs(args)
 			run.SilenceUsage, run.SilenceErrors = true, true
@@ -142,4 +134,17 @@ func newProfiledRunCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&file, "cpuprofile", "", "CPU profile file")
 	return cmd
+}
+
+// startCPUProfile profiles this process into path until stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

@@ -72,3 +72,28 @@ func TestWaitCancelled(t *testing.T) {
 		t.Fatalf("got %v, want context.Canceled", err)
 	}
 }
+
+func TestWithGrace(t *testing.T) {
+	ctx, stop := context.WithCancel(context.Background())
+	work, cancel := WithGrace(ctx, 50*time.Millisecond)
+	defer cancel()
+	stop()
+	select {
+	case <-work.Done():
+		t.Fatal("work context ended with its parent, not after the grace period")
+	default:
+	}
+	select {
+	case <-work.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("work context outlived the grace period")
+	}
+
+	work2, cancel2 := WithGrace(context.Background(), time.Hour)
+	cancel2()
+	select {
+	case <-work2.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("cancel did not end the work context")
+	}
+}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
+
+	"github.com/thmanyah/enricher/internal/retry"
 )
 
 // Sink delivers processed_engagements records to an HTTP endpoint.
@@ -166,20 +168,7 @@ func (s *Sink) runPartition(gctx context.Context, gen *kafka.Generation, id int)
 	go func() { defer wg.Done(); s.fetch(fctx, r, in, log) }()
 
 	// The batch in hand may outlive the generation by Grace.
-	workCtx, stopWork := context.WithCancel(context.WithoutCancel(gctx))
-	go func() {
-		select {
-		case <-workCtx.Done():
-		case <-gctx.Done():
-			t := time.NewTimer(s.cfg.Grace)
-			defer t.Stop()
-			select {
-			case <-t.C:
-				stopWork()
-			case <-workCtx.Done():
-			}
-		}
-	}()
+	workCtx, stopWork := retry.WithGrace(gctx, s.cfg.Grace)
 	defer func() {
 		stopWork()
 		stopFetch()

@@ -90,19 +90,8 @@ func (s *Sink) Run(ctx context.Context) error {
 	s.log.Info("redis sink consuming", zap.String("topic", s.cfg.Topic), zap.String("group", s.cfg.Group),
 		zap.Duration("window", s.cfg.Window), zap.String("key", s.k.top))
 
-	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	workCtx, stopWork := retry.WithGrace(ctx, 10*time.Second)
 	defer stopWork()
-	go func() {
-		select {
-		case <-workCtx.Done():
-		case <-ctx.Done():
-			select {
-			case <-time.After(10 * time.Second):
-				stopWork()
-			case <-workCtx.Done():
-			}
-		}
-	}()
 
 	a := newApplier(s.k, s.cfg.Window, s.cfg.Redis)
 	batch := make([]kafka.Message, 0, s.cfg.BatchSize)
