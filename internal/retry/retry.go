@@ -1,5 +1,6 @@
 // Package retry holds the one backoff policy the service uses for transient
-// failures: exponential with full jitter, capped, and cancelled by the context.
+// failures: exponential with full jitter, capped, and cancelled by the context;
+// and WithGrace, the context under which work in hand is finished at shutdown.
 package retry
 
 import (
