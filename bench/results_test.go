@@ -41,3 +41,27 @@ func TestUpdateREADMEReplacesTheBlock(t *testing.T) {
 		t.Error("a README without the markers was accepted")
 	}
 }
+
+func TestFinishTakesTheMedianRatio(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		rounds []Round
+		want   float64
+	}{
+		{"one round", []Round{{Passthrough: 400, Enricher: 300}}, 0.75},
+		{"odd: the middle one", []Round{{Passthrough: 100, Enricher: 90}, {Passthrough: 100, Enricher: 60}, {Passthrough: 100, Enricher: 70}}, 0.70},
+		{"even: the mean of the middle two", []Round{{Passthrough: 100, Enricher: 90}, {Passthrough: 100, Enricher: 60}, {Passthrough: 100, Enricher: 70}, {Passthrough: 100, Enricher: 80}}, 0.75},
+		{"a round without a passthrough rate is left out", []Round{{Passthrough: 0, Enricher: 90}, {Passthrough: 100, Enricher: 50}}, 0.50},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &Results{Rounds: tc.rounds, Passthrough: Throughput{EventsPerSec: 1}, Enricher: Throughput{EventsPerSec: 1}}
+			r.finish()
+			if diff := r.Ratio - tc.want; diff > 1e-9 || diff < -1e-9 {
+				t.Fatalf("ratio %v, want %v", r.Ratio, tc.want)
+			}
+			if r.Targets[0].Value != r.Ratio || r.Targets[0].Met != (r.Ratio >= 0.8) {
+				t.Fatalf("target %+v does not follow the median %v", r.Targets[0], r.Ratio)
+			}
+		})
+	}
+}
