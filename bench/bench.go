@@ -58,9 +58,6 @@ type runner struct {
 	adm     *admin
 	dir     string
 	res     *Results
-	// brokerCPU is this process's CPU seconds per million events over the
-	// last throughput window: the in-process broker's, plus polling.
-	brokerCPU float64
 }
 
 func (r *runner) logf(format string, args ...any) {
@@ -149,9 +146,10 @@ func (r *runner) load(ctx context.Context) error {
 }
 
 // throughput waits until topic holds want records and returns the rate from
-// the first output record to the last one, and the children's CPU seconds
-// per million records in that window.
-func (r *runner) throughput(ctx context.Context, topic string, want int64, kids ...*child) (rate, cpuPerM float64, err error) {
+// the first output record to the last one, the children's CPU seconds per
+// million records in that window, and this process's (the in-process
+// broker's, plus polling). Memory is for the caller to add (withMem).
+func (r *runner) throughput(ctx context.Context, topic string, want int64, kids ...*child) (Throughput, error) {
 	var t0 time.Time
 	var n0 int64
 	var cpu0, self0 float64
@@ -159,7 +157,7 @@ func (r *runner) throughput(ctx context.Context, topic string, want int64, kids 
 	for {
 		n, err := r.adm.count(ctx, topic, r.cfg.Partitions)
 		if err != nil {
-			return 0, 0, err
+			return Throughput{}, err
 		}
 		now := time.Now()
 		if n > 0 && t0.IsZero() {
@@ -174,21 +172,21 @@ func (r *runner) throughput(ctx context.Context, topic string, want int64, kids 
 				cpu1 += k.cpu()
 			}
 			d := float64(n - n0)
-			r.brokerCPU = (selfCPU() - self0) / d * 1e6
-			return d / now.Sub(t0).Seconds(), (cpu1 - cpu0) / d * 1e6, nil
+			return Throughput{EventsPerSec: d / now.Sub(t0).Seconds(), CPUSecPerMillion: (cpu1 - cpu0) / d * 1e6,
+				BrokerCPUSecPerMillion: (selfCPU() - self0) / d * 1e6}, nil
 		}
 		for _, k := range kids {
 			k.sampleMem()
 			if k.exited() {
-				return 0, 0, k.failure()
+				return Throughput{}, k.failure()
 			}
 		}
 		if now.After(limit) {
-			return 0, 0, fmt.Errorf("%s has %d of %d records after the time limit", topic, n, want)
+			return Throughput{}, fmt.Errorf("%s has %d of %d records after the time limit", topic, n, want)
 		}
 		select {
 		case <-ctx.Done():
-			return 0, 0, ctx.Err()
+			return Throughput{}, ctx.Err()
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
@@ -242,12 +240,12 @@ func (r *runner) round(ctx context.Context, i int) error {
 	if _, err := c.waitReady(ctx, 5*time.Minute); err != nil {
 		return err
 	}
-	rate, _, err := r.throughput(ctx, out, int64(r.cfg.Events), c)
+	t, err := r.throughput(ctx, out, int64(r.cfg.Events), c)
 	if err != nil {
 		return err
 	}
-	r.res.Rounds = append(r.res.Rounds, Round{Passthrough: pass.EventsPerSec, Enricher: rate})
-	r.logf("round %d: passthrough %.0f, enricher %.0f events/s, ratio %.2f", i, pass.EventsPerSec, rate, rate/pass.EventsPerSec)
+	r.res.Rounds = append(r.res.Rounds, Round{Passthrough: pass.EventsPerSec, Enricher: t.EventsPerSec})
+	r.logf("round %d: passthrough %.0f, enricher %.0f events/s, ratio %.2f", i, pass.EventsPerSec, t.EventsPerSec, t.EventsPerSec/pass.EventsPerSec)
 	return nil
 }
 
@@ -266,13 +264,13 @@ func (r *runner) passthrough(ctx context.Context, round int) (Throughput, error)
 	if err != nil {
 		return Throughput{}, err
 	}
-	rate, cpu, err := r.throughput(ctx, out, int64(r.cfg.Events), c)
+	t, err := r.throughput(ctx, out, int64(r.cfg.Events), c)
 	rss, _ := c.stop()
 	if err != nil {
 		return Throughput{}, err
 	}
-	r.logf("passthrough: %.0f events/s, %.2f CPU s per million, peak RSS %.0f MB", rate, cpu, mb(rss))
-	return Throughput{EventsPerSec: rate, CPUSecPerMillion: cpu, BrokerCPUSecPerMillion: r.brokerCPU, PeakRSSMB: mb(rss), AnonMB: mb(c.peakAnon), FileMB: mb(c.peakFile)}, nil
+	r.logf("passthrough: %.0f events/s, %.2f CPU s per million, peak RSS %.0f MB", t.EventsPerSec, t.CPUSecPerMillion, mb(rss))
+	return t.withMem(rss, c), nil
 }
 
 // startRun starts `enricher run` on dataDir, consuming the events topic in group.
@@ -309,11 +307,11 @@ func (r *runner) enricher(ctx context.Context) error {
 	}
 	r.res.RestoreS = restore.Seconds()
 	r.logf("enricher: view of %d rows restored from an empty data dir in %v", r.cfg.Content, restore.Round(time.Millisecond))
-	rate, cpu, err := r.throughput(ctx, out, int64(r.cfg.Events), c)
+	t, err := r.throughput(ctx, out, int64(r.cfg.Events), c)
 	if err != nil {
 		return err
 	}
-	r.logf("enricher: %.0f events/s, %.2f CPU s per million (broker %.2f)", rate, cpu, r.brokerCPU)
+	r.logf("enricher: %.0f events/s, %.2f CPU s per million (broker %.2f)", t.EventsPerSec, t.CPUSecPerMillion, t.BrokerCPUSecPerMillion)
 	if r.res.EnricherStages, err = c.stageQuantiles(nil); err != nil {
 		return err
 	}
@@ -370,7 +368,7 @@ func (r *runner) enricher(ctx context.Context) error {
 		r.logf("  %s: p50 %.4g, p99 %.4g", st.Metric, st.P50, st.P99)
 	}
 	rss, _ := c.stop()
-	r.res.Enricher = Throughput{EventsPerSec: rate, CPUSecPerMillion: cpu, BrokerCPUSecPerMillion: r.brokerCPU, PeakRSSMB: mb(rss), AnonMB: mb(c.peakAnon), FileMB: mb(c.peakFile)}
+	r.res.Enricher = t.withMem(rss, c)
 	r.logf("enricher: peak RSS %.0f MB (sampled peaks: anon %.0f MB, file-backed %.0f MB)", mb(rss), mb(c.peakAnon), mb(c.peakFile))
 
 	// Warm restart on the same data dir.
@@ -412,18 +410,17 @@ func (r *runner) twoInstances(ctx context.Context) error {
 			return err
 		}
 	}
-	rate, cpu, err := r.throughput(ctx, out, int64(r.cfg.Events), kids...)
+	t, err := r.throughput(ctx, out, int64(r.cfg.Events), kids...)
 	if err != nil {
 		return err
 	}
-	t := &Throughput{EventsPerSec: rate, CPUSecPerMillion: cpu, BrokerCPUSecPerMillion: r.brokerCPU}
 	for _, k := range kids {
 		b, _ := k.stop()
-		t.PeakRSSMB, t.AnonMB, t.FileMB = max(t.PeakRSSMB, mb(b)), max(t.AnonMB, mb(k.peakAnon)), max(t.FileMB, mb(k.peakFile))
+		m := t.withMem(b, k)
+		t.PeakRSSMB, t.AnonMB, t.FileMB = max(t.PeakRSSMB, m.PeakRSSMB), max(t.AnonMB, m.AnonMB), max(t.FileMB, m.FileMB)
 	}
-	r.res.TwoInstances = t
-	rss := t.PeakRSSMB
-	r.logf("two instances in one group: %.0f events/s, %.2f CPU s per million, peak RSS %.0f MB each at most", rate, cpu, rss)
+	r.res.TwoInstances = &t
+	r.logf("two instances in one group: %.0f events/s, %.2f CPU s per million, peak RSS %.0f MB each at most", t.EventsPerSec, t.CPUSecPerMillion, t.PeakRSSMB)
 	return nil
 }
 
@@ -453,19 +450,24 @@ func (r *runner) bigView(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	rate, cpu, err := r.throughput(ctx, out, int64(r.cfg.Events), c)
+	t, err := r.throughput(ctx, out, int64(r.cfg.Events), c)
 	if err != nil {
 		return err
 	}
 	rss, _ := c.stop()
-	r.res.BigView = &BigView{Rows: r.cfg.ScaleContent, RestoreS: restore.Seconds(),
-		Throughput: Throughput{EventsPerSec: rate, CPUSecPerMillion: cpu, BrokerCPUSecPerMillion: r.brokerCPU, PeakRSSMB: mb(rss), AnonMB: mb(c.peakAnon), FileMB: mb(c.peakFile)}}
+	r.res.BigView = &BigView{Rows: r.cfg.ScaleContent, RestoreS: restore.Seconds(), Throughput: t.withMem(rss, c)}
 	r.logf("%d rows: restored in %v, %.0f events/s, %.2f CPU s per million, peak RSS %.0f MB",
-		r.cfg.ScaleContent, restore.Round(time.Millisecond), rate, cpu, mb(rss))
+		r.cfg.ScaleContent, restore.Round(time.Millisecond), t.EventsPerSec, t.CPUSecPerMillion, mb(rss))
 	return nil
 }
 
 func mb(b int64) float64 { return float64(b) / (1 << 20) }
+
+// withMem adds a stopped child's peak RSS (rss, from stop) and sampled peaks.
+func (t Throughput) withMem(rss int64, c *child) Throughput {
+	t.PeakRSSMB, t.AnonMB, t.FileMB = mb(rss), mb(c.peakAnon), mb(c.peakFile)
+	return t
+}
 
 func join(s []string) string {
 	out := ""

@@ -155,35 +155,13 @@ func (c *child) waitReady(ctx context.Context, limit time.Duration) (time.Durati
 	}
 }
 
-// histogram scrapes the cumulative buckets of a histogram from /metrics.
+// histogram scrapes the cumulative buckets of one histogram from /metrics.
 func (c *child) histogram(name string) (bounds []float64, counts []float64, err error) {
-	resp, err := http.Get("http://" + c.http + "/metrics")
+	hs, err := c.histograms([]string{name})
 	if err != nil {
 		return nil, nil, err
 	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	prefix := name + `_bucket{le="`
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, prefix) {
-			continue
-		}
-		rest := line[len(prefix):]
-		q := strings.IndexByte(rest, '"')
-		sp := strings.LastIndexByte(rest, ' ')
-		if q < 0 || sp < 0 {
-			continue
-		}
-		le, err1 := strconv.ParseFloat(rest[:q], 64)
-		n, err2 := strconv.ParseFloat(rest[sp+1:], 64)
-		if err1 != nil || err2 != nil {
-			continue
-		}
-		bounds, counts = append(bounds, le), append(counts, n)
-	}
-	return bounds, counts, sc.Err()
+	return hs[name].bounds, hs[name].counts, nil
 }
 
 // stageHistograms are the enricher's per-batch histograms reported beside
@@ -195,14 +173,42 @@ var stageHistograms = []string{
 
 type histogram struct{ bounds, counts []float64 }
 
+// histograms scrapes the cumulative buckets of the named histograms from
+// one read of /metrics.
 func (c *child) histograms(names []string) (map[string]histogram, error) {
+	resp, err := http.Get("http://" + c.http + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
 	out := make(map[string]histogram, len(names))
-	for _, n := range names {
-		b, cs, err := c.histogram(n)
-		if err != nil {
-			return nil, fmt.Errorf("scrape %s: %w", n, err)
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		for _, name := range names {
+			prefix := name + `_bucket{le="`
+			if !strings.HasPrefix(line, prefix) {
+				continue
+			}
+			rest := line[len(prefix):]
+			q := strings.IndexByte(rest, '"')
+			sp := strings.LastIndexByte(rest, ' ')
+			if q < 0 || sp < 0 {
+				continue
+			}
+			le, err1 := strconv.ParseFloat(rest[:q], 64)
+			n, err2 := strconv.ParseFloat(rest[sp+1:], 64)
+			if err1 != nil || err2 != nil {
+				continue
+			}
+			h := out[name]
+			h.bounds, h.counts = append(h.bounds, le), append(h.counts, n)
+			out[name] = h
 		}
-		out[n] = histogram{b, cs}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("scrape /metrics: %w", err)
 	}
 	return out, nil
 }

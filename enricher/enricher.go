@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -74,10 +73,9 @@ type Config struct {
 	SourceHeaders bool
 	BatchSize     int           // events per batch at most; default 4096
 	Linger        time.Duration // how long a batch waits to fill; default 5ms
-	// Workers is how many batches are decoded, joined and encoded at once;
-	// default 2×GOMAXPROCS, because a worker also waits (once per batch) for
-	// the content topic's end offsets. Output and commits follow fetch order
-	// whatever the number.
+	// Workers is how many batches are decoded, joined and encoded at once
+	// (see newPipeline for the defaults of these three). Output and commits
+	// follow fetch order whatever the number.
 	Workers    int
 	Logger     *zap.Logger
 	Registerer prometheus.Registerer
@@ -100,15 +98,6 @@ func (c *Config) validate() error {
 		return errors.New("view, freshness, decoder, encoder and producer are required")
 	case c.JoinWait < 0:
 		return errors.New("negative join wait")
-	}
-	if c.BatchSize <= 0 {
-		c.BatchSize = 4096
-	}
-	if c.Linger <= 0 {
-		c.Linger = 5 * time.Millisecond
-	}
-	if c.Workers <= 0 {
-		c.Workers = 2 * runtime.GOMAXPROCS(0)
 	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
@@ -168,7 +157,8 @@ func (e *Enricher) Run(ctx context.Context) error {
 		return nil
 	case <-e.cfg.Freshness.ReadyC():
 	}
-	rc := ReaderConfig(e.cfg.Brokers, e.cfg.Group, e.cfg.Topics, e.cfg.BatchSize, e.log)
+	p := newPipeline(e.cfg.BatchSize, e.cfg.Linger, e.cfg.Workers)
+	rc := ReaderConfig(e.cfg.Brokers, e.cfg.Group, e.cfg.Topics, p.batchSize, e.log)
 	if e.cfg.Reader != nil {
 		e.cfg.Reader(&rc)
 	}
@@ -176,17 +166,8 @@ func (e *Enricher) Run(ctx context.Context) error {
 	defer r.Close()
 	e.log.Info("enricher joining", zap.Strings("topics", e.cfg.Topics), zap.String("group", e.cfg.Group))
 
-	p := pipeline{
-		batchSize: e.cfg.BatchSize,
-		linger:    e.cfg.Linger,
-		workers:   e.cfg.Workers,
-		grace:     10 * time.Second,
-		transform: e.process,
-		deliver:   e.deliver,
-		commit: func(ctx, workCtx context.Context, msgs []kafka.Message) {
-			e.commit(ctx, workCtx, r, msgs)
-		},
-	}
+	p.transform, p.deliver = e.process, e.deliver
+	p.commit = func(ctx, workCtx context.Context, msgs []kafka.Message) { e.commit(ctx, workCtx, r, msgs) }
 	return p.run(ctx, r)
 }
 

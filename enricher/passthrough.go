@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -35,38 +34,24 @@ func Passthrough(ctx context.Context, cfg PassthroughConfig) error {
 	case cfg.Producer == nil:
 		return errors.New("passthrough: no producer")
 	}
-	if cfg.BatchSize <= 0 {
-		cfg.BatchSize = 4096
-	}
-	if cfg.Linger <= 0 {
-		cfg.Linger = 5 * time.Millisecond
-	}
-	if cfg.Workers <= 0 {
-		cfg.Workers = 2 * runtime.GOMAXPROCS(0) // as Config
-	}
-	r := kafka.NewReader(ReaderConfig(cfg.Brokers, cfg.Group, cfg.Topics, cfg.BatchSize, zap.NewNop()))
+	p := newPipeline(cfg.BatchSize, cfg.Linger, cfg.Workers)
+	r := kafka.NewReader(ReaderConfig(cfg.Brokers, cfg.Group, cfg.Topics, p.batchSize, zap.NewNop()))
 	defer r.Close()
-	p := pipeline{
-		batchSize: cfg.BatchSize,
-		linger:    cfg.Linger,
-		workers:   cfg.Workers,
-		grace:     10 * time.Second,
-		transform: func(_, _ context.Context, b *batch) error {
-			b.out = b.out[:0]
-			for i := range b.in {
-				b.out = append(b.out, kafka.Message{Topic: cfg.OutputTopic, Key: b.in[i].Key, Value: b.in[i].Value})
-			}
-			return nil
-		},
-		deliver: func(_, workCtx context.Context, b *batch) error {
-			if err := cfg.Producer.WriteMessages(workCtx, b.out...); err != nil {
-				return fmt.Errorf("produce: %w", err)
-			}
-			return nil
-		},
-		commit: func(_, workCtx context.Context, msgs []kafka.Message) {
-			_ = r.CommitMessages(workCtx, msgs...) // a later commit covers a failed one
-		},
+	p.transform = func(_, _ context.Context, b *batch) error {
+		b.out = b.out[:0]
+		for i := range b.in {
+			b.out = append(b.out, kafka.Message{Topic: cfg.OutputTopic, Key: b.in[i].Key, Value: b.in[i].Value})
+		}
+		return nil
+	}
+	p.deliver = func(_, workCtx context.Context, b *batch) error {
+		if err := cfg.Producer.WriteMessages(workCtx, b.out...); err != nil {
+			return fmt.Errorf("produce: %w", err)
+		}
+		return nil
+	}
+	p.commit = func(_, workCtx context.Context, msgs []kafka.Message) {
+		_ = r.CommitMessages(workCtx, msgs...) // a later commit covers a failed one
 	}
 	return p.run(ctx, r)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 
@@ -59,6 +60,24 @@ type pipeline struct {
 	// run of one or more delivered batches. A failed commit is not fatal: the
 	// next one covers its offsets too, and at worst records are read again.
 	commit func(ctx, workCtx context.Context, msgs []kafka.Message)
+}
+
+// newPipeline returns a pipeline of these sizes, a zero or negative one
+// taking its default: 4096 records, 5ms, 2×GOMAXPROCS workers (a worker also
+// waits, once per batch, for the content topic's end offsets). Run and
+// Passthrough both take their sizes from here, so the benchmark's baseline
+// cannot drift from the service.
+func newPipeline(batchSize int, linger time.Duration, workers int) pipeline {
+	if batchSize <= 0 {
+		batchSize = 4096
+	}
+	if linger <= 0 {
+		linger = 5 * time.Millisecond
+	}
+	if workers <= 0 {
+		workers = 2 * runtime.GOMAXPROCS(0)
+	}
+	return pipeline{batchSize: batchSize, linger: linger, workers: workers, grace: 10 * time.Second}
 }
 
 // run fetches from r until ctx ends, then finishes the batches in flight
