@@ -20,17 +20,17 @@ lint:
 
 # End-to-end (`enricher bench`): in-process Kafka, 100k content rows, 1M events,
 # passthrough baseline vs the enricher, latency at 20k/s, restore, restart, and
-# the scale steps; writes bench/results.json and bench/RESULTS.md.
+# the scale steps; writes tools/bench/results.json and tools/bench/RESULTS.md.
 # BENCH_FLAGS='--skip-scale' or '--events 300000' for a shorter run.
 BENCH_FLAGS ?=
 # Micro-benchmarks of the hot path (store apply and lookups, decoding, encoding),
 # capture throughput, and commit-to-view / commit-to-enriched latency.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./store ./debezium ./enricher
-	$(GO) test -run '^$$' -bench BenchmarkCapture -benchtime 1x ./capture
+	$(GO) test -run '^$$' -bench BenchmarkCapture -benchtime 1x ./tools/capture
 	$(GO) test -run '^$$' -bench BenchmarkCommitLatency -benchtime 300x ./cmd/enricher
 	$(GO) build -o $(BIN) ./cmd/enricher
-	$(BIN) bench --out bench --readme README.md $(BENCH_FLAGS)
+	$(BIN) bench --out tools/bench --readme README.md $(BENCH_FLAGS)
 
 # The whole pipeline on this machine: in-process Kafka, a temporary Postgres when
 # its server binaries are found, capture, datagen and the service. Ctrl-C stops it;

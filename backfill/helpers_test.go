@@ -14,9 +14,9 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/thmanyah/enricher/datagen"
 	"github.com/thmanyah/enricher/internal/pgtemp"
 	"github.com/thmanyah/enricher/internal/testkafka"
+	"github.com/thmanyah/enricher/tools/datagen"
 )
 
 // The seeded data: seedRows events whose event_ts is a permutation of

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/thmanyah/enricher/registry"
+
 	"github.com/twmb/franz-go/pkg/sr"
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 )
@@ -30,7 +32,7 @@ func TestAvroUnknownSchemaID(t *testing.T) {
 	if Retryable(err) {
 		t.Error("unknown schema id must be poison")
 	}
-	if !errors.Is(err, ErrSchemaNotFound) {
+	if !errors.Is(err, registry.ErrSchemaNotFound) {
 		t.Error("error should wrap ErrSchemaNotFound")
 	}
 	// An unknown key schema id is poison too, naming the key.
@@ -158,7 +160,7 @@ func TestAvroUnsupportedSchema(t *testing.T) {
 	t.Cleanup(reg.Close)
 	reg.SeedSchema("x-value", 1, 2, sr.Schema{Schema: `{"type":"object"}`, Type: sr.TypeJSON})
 	_, err := registryDecoder(t, reg.URL()).Content(context.Background(), nil, readFixture(t, "content-update.avro.value.hex"))
-	if err == nil || !errors.Is(err, ErrSchemaUnsupported) || Retryable(err) {
+	if err == nil || !errors.Is(err, registry.ErrSchemaUnsupported) || Retryable(err) {
 		t.Fatalf("err = %v", err)
 	}
 	d := NewDecoder(mapSource{2: `{"type":"record"}`})

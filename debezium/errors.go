@@ -38,16 +38,6 @@ func Retryable(err error) bool {
 	return errors.As(err, &de) && de.Temporary
 }
 
-var (
-	// ErrSchemaNotFound is what a SchemaSource wraps when the registry does
-	// not know the id (HTTP 404) or refuses the request outright (other 4xx
-	// that retrying cannot fix). The record is poison.
-	ErrSchemaNotFound = errors.New("not found in registry")
-	// ErrSchemaUnsupported is what a SchemaSource wraps when the schema
-	// exists but cannot be used here (not Avro, or has references).
-	ErrSchemaUnsupported = errors.New("unsupported schema")
-)
-
 // fieldError is a type or value error in one named column or field.
 type fieldError struct {
 	path string // dotted, e.g. "after.length_seconds"

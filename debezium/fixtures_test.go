@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/thmanyah/enricher/registry"
+
 	"github.com/twmb/franz-go/pkg/sr"
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
@@ -97,11 +99,11 @@ func newFakeRegistry(t testing.TB) *srfake.Registry {
 
 func registryDecoder(t testing.TB, url string) *Decoder {
 	t.Helper()
-	cl, err := sr.NewClient(sr.URLs(url))
+	cl, err := registry.New(url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return NewDecoder(NewRegistrySource(cl))
+	return NewDecoder(cl)
 }
 
 // mapSource is an in-memory SchemaSource for benchmarks and fuzzing, where an
@@ -112,7 +114,7 @@ func (m mapSource) SchemaByID(_ context.Context, id int) (string, error) {
 	if s, ok := m[id]; ok {
 		return s, nil
 	}
-	return "", ErrSchemaNotFound
+	return "", registry.ErrSchemaNotFound
 }
 
 func fixtureSource(t testing.TB) mapSource {

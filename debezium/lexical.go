@@ -3,9 +3,10 @@ package debezium
 import (
 	"time"
 
-	"github.com/google/uuid"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/google/uuid"
 )
 
 // Allocation-free parsers for JSON literals and timestamps, used by the field

@@ -3,56 +3,20 @@ package debezium
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
-	"net/http"
 
 	"github.com/linkedin/goavro/v2"
-	"github.com/twmb/franz-go/pkg/sr"
+	"github.com/thmanyah/enricher/registry"
 )
 
 // SchemaSource yields the Avro writer schema registered under an id.
 //
-// An error wrapping ErrSchemaNotFound or ErrSchemaUnsupported makes the
-// record poison. Any other error is taken as transient: a registry that
+// An error wrapping registry.ErrSchemaNotFound or
+// registry.ErrSchemaUnsupported makes the record poison (*registry.Client is
+// the production source). Any other error is taken as transient: a registry that
 // cannot answer says nothing about the record.
 type SchemaSource interface {
 	SchemaByID(ctx context.Context, id int) (string, error)
-}
-
-// NewRegistrySource adapts a franz-go Schema Registry client.
-func NewRegistrySource(c *sr.Client) SchemaSource { return registrySource{c} }
-
-type registrySource struct{ c *sr.Client }
-
-func (r registrySource) SchemaByID(ctx context.Context, id int) (string, error) {
-	s, err := r.c.SchemaByID(ctx, id)
-	if err != nil {
-		var re *sr.ResponseError
-		if !errors.As(err, &re) {
-			return "", err // no HTTP answer: network failure, timeout, cancellation
-		}
-		switch code := re.StatusCode; {
-		// 401/403 are a credentials problem of this deployment, 408/429 are
-		// back-pressure: none says anything about the record, and dead-
-		// lettering every Avro record until someone notices would be worse.
-		case code >= 500, code == http.StatusRequestTimeout, code == http.StatusTooManyRequests,
-			code == http.StatusUnauthorized, code == http.StatusForbidden:
-			return "", fmt.Errorf("registry answered HTTP %d: %w", code, err)
-		case code >= 400:
-			return "", fmt.Errorf("%w (HTTP %d: %v)", ErrSchemaNotFound, code, err)
-		}
-		return "", fmt.Errorf("registry answered HTTP %d: %w", re.StatusCode, err)
-	}
-	if s.Type != sr.TypeAvro {
-		return "", fmt.Errorf("%w: type %s, want AVRO", ErrSchemaUnsupported, s.Type)
-	}
-	if len(s.References) > 0 {
-		// Debezium's Avro schemas are self-contained; resolving references
-		// would need a second lookup protocol for no known producer.
-		return "", fmt.Errorf("%w: schema references are not supported", ErrSchemaUnsupported)
-	}
-	return s.Schema, nil
 }
 
 // codec returns the compiled writer schema for id. Only successes are cached,
@@ -66,7 +30,7 @@ func (d *Decoder) codec(ctx context.Context, id int) (*goavro.Codec, error) {
 	}
 	schema, err := d.src.SchemaByID(ctx, id)
 	if err != nil {
-		poison := errors.Is(err, ErrSchemaNotFound) || errors.Is(err, ErrSchemaUnsupported)
+		poison := registry.Poison(err)
 		return nil, &DecodeError{Reason: fmt.Sprintf("avro schema id %d", id), Err: err, Temporary: !poison}
 	}
 	c, err = goavro.NewCodec(schema)

@@ -17,6 +17,7 @@ import (
 	"github.com/thmanyah/enricher/debezium"
 	"github.com/thmanyah/enricher/dlq"
 	"github.com/thmanyah/enricher/internal/retry"
+	"github.com/thmanyah/enricher/schemas"
 	"github.com/thmanyah/enricher/store"
 )
 
@@ -62,7 +63,7 @@ type Config struct {
 	View      View
 	Freshness Freshness
 	Decoder   *debezium.Decoder
-	Encoder   *Encoder
+	Encoder   *schemas.Encoder
 	Producer  Producer
 
 	Mode     Mode
@@ -306,7 +307,7 @@ func (e *Enricher) waitForMisses(ctx context.Context, b *batch) {
 // appendOutput encodes an event's output record into the batch's buffers.
 func (e *Enricher) appendOutput(b *batch, it *item) error {
 	ev := &it.ev.Event
-	o := Output{
+	o := schemas.Output{
 		EventID:    ev.ID,
 		UserID:     ev.UserID,
 		EventType:  ev.EventType,

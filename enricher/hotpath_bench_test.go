@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/thmanyah/enricher/debezium"
+	"github.com/thmanyah/enricher/schemas"
 	"github.com/thmanyah/enricher/store"
 )
 
@@ -36,7 +37,7 @@ type hpEvent struct{ key, value []byte }
 type hpFixture struct {
 	st       *store.Store
 	dec      *debezium.Decoder
-	enc      *Encoder
+	enc      *schemas.Encoder
 	plain    []hpEvent // the contract's plain JSON event
 	debezium []hpEvent // Debezium change event, JsonConverter without schemas
 }
@@ -89,7 +90,7 @@ func newHotPath(b *testing.B) *hpFixture {
 	}
 
 	f := &hpFixture{st: st, dec: debezium.NewDecoder(nil), enc: nil}
-	if f.enc, err = NewEncoder(1, FramingConfluent); err != nil {
+	if f.enc, err = schemas.NewEncoder(1, schemas.FramingConfluent); err != nil {
 		b.Fatal(err)
 	}
 	eventTypes := [...]string{"play", "pause", "finish", "click"}
@@ -137,7 +138,7 @@ func (s *hpState) event(ctx context.Context, e hpEvent) (int, error) {
 	in := &ev.Event
 	look, found := s.f.st.AsOf(in.ContentID.UUID, in.EventTs.UnixMilli())
 	// As appendOutput builds it.
-	o := Output{
+	o := schemas.Output{
 		EventID:    in.ID,
 		UserID:     in.UserID,
 		EventType:  in.EventType,
@@ -192,7 +193,7 @@ func BenchmarkHotPath(b *testing.B) {
 
 	// Each stage alone, over the same events, to show where the time goes.
 	decoded := make([]debezium.EngagementEvent, len(f.plain))
-	outs := make([]Output, len(f.plain))
+	outs := make([]schemas.Output, len(f.plain))
 	for i, e := range f.plain {
 		var err error
 		if decoded[i], err = f.dec.Engagement(ctx, e.key, e.value); err != nil {
@@ -200,7 +201,7 @@ func BenchmarkHotPath(b *testing.B) {
 		}
 		in := &decoded[i].Event
 		look, _ := f.st.AsOf(in.ContentID.UUID, in.EventTs.UnixMilli())
-		outs[i] = Output{EventID: in.ID, UserID: in.UserID, EventType: in.EventType, EventTs: in.EventTs,
+		outs[i] = schemas.Output{EventID: in.ID, UserID: in.UserID, EventType: in.EventType, EventTs: in.EventTs,
 			DurationMs: in.DurationMs, Device: in.Device, ContentType: look.ContentType, LengthSeconds: look.LengthSeconds,
 			ContentID:         sql.NullString{String: in.ContentID.UUID.String(), Valid: true},
 			EngagementSeconds: EngagementSeconds(in.DurationMs), EngagementPct: EngagementPct(in.DurationMs, look.LengthSeconds)}

@@ -19,10 +19,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/thmanyah/enricher/backfill"
-	"github.com/thmanyah/enricher/datagen"
 	"github.com/thmanyah/enricher/internal/dbztest"
 	"github.com/thmanyah/enricher/internal/pgtemp"
 	"github.com/thmanyah/enricher/internal/testkafka"
+	"github.com/thmanyah/enricher/tools/datagen"
 )
 
 func startPG(t *testing.T) *pgtemp.Cluster {

@@ -10,8 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/thmanyah/enricher/bench"
 	"github.com/thmanyah/enricher/enricher"
+	"github.com/thmanyah/enricher/tools/bench"
 )
 
 func newBenchCmd() *cobra.Command {

@@ -3,7 +3,7 @@ package main
 import (
 	"github.com/spf13/cobra"
 
-	"github.com/thmanyah/enricher/capture"
+	"github.com/thmanyah/enricher/tools/capture"
 )
 
 func newCaptureCmd() *cobra.Command {

@@ -36,8 +36,8 @@ import (
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/thmanyah/enricher/datagen"
 	"github.com/thmanyah/enricher/internal/pgtemp"
+	"github.com/thmanyah/enricher/tools/datagen"
 )
 
 const (

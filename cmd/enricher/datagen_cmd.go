@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
-	"github.com/thmanyah/enricher/datagen"
+	"github.com/thmanyah/enricher/tools/datagen"
 )
 
 func newDatagenCmd() *cobra.Command {

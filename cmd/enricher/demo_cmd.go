@@ -17,9 +17,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"go.uber.org/zap"
 
-	"github.com/thmanyah/enricher/capture"
-	"github.com/thmanyah/enricher/datagen"
 	"github.com/thmanyah/enricher/internal/pgtemp"
+	"github.com/thmanyah/enricher/tools/capture"
+	"github.com/thmanyah/enricher/tools/datagen"
 )
 
 type demoConfig struct {

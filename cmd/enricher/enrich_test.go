@@ -13,7 +13,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
-	"github.com/thmanyah/enricher/enricher"
 	"github.com/thmanyah/enricher/internal/dbztest"
 	"github.com/thmanyah/enricher/internal/testkafka"
 	"github.com/thmanyah/enricher/schemas"
@@ -55,18 +54,18 @@ func (d *outputDecoder) decode(r *kgo.Record) enriched {
 	d.t.Helper()
 	v := r.Value
 	if d.registry == nil {
-		canon, err := enricher.CanonicalForm(schemas.ProcessedEngagement())
+		canon, err := schemas.CanonicalForm(schemas.ProcessedEngagement())
 		if err != nil {
 			d.t.Fatal(err)
 		}
-		if len(v) < 10 || v[0] != 0xC3 || v[1] != 0x01 || binary.LittleEndian.Uint64(v[2:10]) != enricher.Fingerprint64([]byte(canon)) {
+		if len(v) < 10 || v[0] != 0xC3 || v[1] != 0x01 || binary.LittleEndian.Uint64(v[2:10]) != schemas.Fingerprint64([]byte(canon)) {
 			d.t.Fatalf("record %s: not single-object framed with the spec's fingerprint: % x", r.Key, v[:min(len(v), 10)])
 		}
 		v = v[10:]
 	} else {
-		ss, ok := d.registry.GetSchema(enricher.Subject, 1)
+		ss, ok := d.registry.GetSchema(schemas.Subject, 1)
 		if len(v) < 5 || v[0] != 0 || !ok || int(binary.BigEndian.Uint32(v[1:5])) != ss.ID {
-			d.t.Fatalf("record %s: not Confluent framed with the id registered under %s", r.Key, enricher.Subject)
+			d.t.Fatalf("record %s: not Confluent framed with the id registered under %s", r.Key, schemas.Subject)
 		}
 		v = v[5:]
 	}

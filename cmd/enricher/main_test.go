@@ -17,8 +17,8 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
-	"github.com/thmanyah/enricher/enricher"
 	"github.com/thmanyah/enricher/internal/dbztest"
+	"github.com/thmanyah/enricher/schemas"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -162,7 +162,7 @@ func newTestRegistry(t testing.TB) *testRegistry {
 		r.SeedSchema(s[0], 1, id, sr.Schema{Schema: dbztest.AvroSchema(s[1])})
 	}
 	r.Intercept(func(w http.ResponseWriter, req *http.Request) bool {
-		if !r.down.Load() || (r.allowOutput.Load() && strings.HasPrefix(req.URL.Path, "/subjects/"+enricher.Subject)) {
+		if !r.down.Load() || (r.allowOutput.Load() && strings.HasPrefix(req.URL.Path, "/subjects/"+schemas.Subject)) {
 			return false
 		}
 		http.Error(w, "registry down for the test", http.StatusServiceUnavailable)

@@ -6,10 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/thmanyah/enricher/capture"
-	"github.com/thmanyah/enricher/datagen"
 	"github.com/thmanyah/enricher/internal/pgtemp"
 	"github.com/thmanyah/enricher/internal/testkafka"
+	"github.com/thmanyah/enricher/tools/capture"
+	"github.com/thmanyah/enricher/tools/datagen"
 )
 
 // pipeline is the whole chain from Postgres commits: a temporary cluster with

@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
-	"github.com/thmanyah/enricher/sink/receiver"
+	"github.com/thmanyah/enricher/tools/receiver"
 )
 
 // ReceiverConfig is what `enricher receiver` is configured with.

@@ -15,7 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/segmentio/kafka-go"
-	"github.com/twmb/franz-go/pkg/sr"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -24,6 +23,8 @@ import (
 	"github.com/thmanyah/enricher/enricher"
 	"github.com/thmanyah/enricher/httpapi"
 	"github.com/thmanyah/enricher/internal/retry"
+	"github.com/thmanyah/enricher/registry"
+	"github.com/thmanyah/enricher/schemas"
 	"github.com/thmanyah/enricher/store"
 )
 
@@ -123,7 +124,7 @@ type Main struct {
 	listener  net.Listener
 	server    *http.Server
 	writer    *kafka.Writer // output and DLQ records, of every part
-	registry  *sr.Client
+	registry  *registry.Client
 	decoder   *debezium.Decoder
 	enricher  atomic.Pointer[enricher.Enricher]
 	blocked   atomic.Pointer[string] // why the enricher cannot start, shown by /readyz
@@ -152,12 +153,12 @@ func NewMain(cfg RunConfig, log *zap.Logger) (*Main, error) {
 
 	var src debezium.SchemaSource
 	if cfg.SchemaRegistryURL != "" {
-		m.registry, err = sr.NewClient(sr.URLs(cfg.SchemaRegistryURL))
+		m.registry, err = registry.New(cfg.SchemaRegistryURL)
 		if err != nil {
 			m.Close()
 			return nil, flagError("schema-registry-url", "SCHEMA_REGISTRY_URL", err.Error())
 		}
-		src = debezium.NewRegistrySource(m.registry)
+		src = m.registry
 	}
 	m.decoder = debezium.NewDecoder(src)
 
@@ -251,27 +252,27 @@ func (m *Main) Run(ctx context.Context) error {
 // runEnricher registers the output schema (retrying while the registry is
 // unreachable), then enriches until ctx ends.
 func (m *Main) runEnricher(ctx context.Context) error {
-	framing, id := enricher.FramingSingleObject, 0
+	framing, id := schemas.FramingSingleObject, 0
 	if m.registry != nil {
-		framing = enricher.FramingConfluent
+		framing = schemas.FramingConfluent
 		for attempt := 0; ; attempt++ {
 			var err error
-			if id, err = enricher.RegisterSchema(ctx, m.registry, enricher.Subject); err == nil {
+			if id, err = schemas.Register(ctx, m.registry); err == nil {
 				break
 			}
 			if ctx.Err() != nil {
 				return nil
 			}
-			reason := fmt.Sprintf("schema registry: cannot register %s: %v", enricher.Subject, err)
+			reason := fmt.Sprintf("schema registry: cannot register %s: %v", schemas.Subject, err)
 			m.blocked.Store(&reason)
-			m.log.Warn("register output schema; retrying", zap.String("subject", enricher.Subject), zap.Error(err))
+			m.log.Warn("register output schema; retrying", zap.String("subject", schemas.Subject), zap.Error(err))
 			if retry.Default.Wait(ctx, attempt) != nil {
 				return nil
 			}
 		}
 	}
 	m.blocked.Store(nil)
-	enc, err := enricher.NewEncoder(id, framing)
+	enc, err := schemas.NewEncoder(id, framing)
 	if err != nil {
 		return err
 	}

@@ -15,13 +15,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/segmentio/kafka-go"
 	"github.com/spf13/cobra"
-	"github.com/twmb/franz-go/pkg/sr"
 	"go.uber.org/zap"
 
-	"github.com/thmanyah/enricher/debezium"
-	"github.com/thmanyah/enricher/enricher"
 	"github.com/thmanyah/enricher/httpapi"
-	"github.com/thmanyah/enricher/sink/httpsink"
+	"github.com/thmanyah/enricher/registry"
+	"github.com/thmanyah/enricher/schemas"
+	httpsink "github.com/thmanyah/enricher/sink/http"
 )
 
 // SinkHTTPConfig is what `enricher sink http` is configured with.
@@ -146,15 +145,15 @@ Offsets are committed only after that. /metrics and /healthz are served on
 // runSinkHTTP wires and runs the sink and its HTTP server until ctx ends or
 // one of them fails.
 func runSinkHTTP(ctx context.Context, cfg SinkHTTPConfig, log *zap.Logger) error {
-	var src enricher.SchemaSource
+	var src schemas.SchemaSource
 	if cfg.SchemaRegistryURL != "" {
-		c, err := sr.NewClient(sr.URLs(cfg.SchemaRegistryURL))
+		cl, err := registry.New(cfg.SchemaRegistryURL)
 		if err != nil {
 			return flagError("schema-registry-url", "SCHEMA_REGISTRY_URL", err.Error())
 		}
-		src = debezium.NewRegistrySource(c)
+		src = cl
 	}
-	dec, err := enricher.NewOutputDecoder(src)
+	dec, err := schemas.NewDecoder(src)
 	if err != nil {
 		return err
 	}

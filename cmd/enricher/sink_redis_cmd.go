@@ -15,12 +15,11 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 	"github.com/spf13/cobra"
-	"github.com/twmb/franz-go/pkg/sr"
 	"go.uber.org/zap"
 
-	"github.com/thmanyah/enricher/debezium"
-	"github.com/thmanyah/enricher/enricher"
 	"github.com/thmanyah/enricher/httpapi"
+	"github.com/thmanyah/enricher/registry"
+	"github.com/thmanyah/enricher/schemas"
 	redissink "github.com/thmanyah/enricher/sink/redis"
 )
 
@@ -150,15 +149,15 @@ func runSinkRedis(ctx context.Context, cfg SinkRedisConfig, log *zap.Logger) err
 	rdb := redis.NewClient(opts)
 	defer rdb.Close()
 
-	var src enricher.SchemaSource
+	var src schemas.SchemaSource
 	if cfg.SchemaRegistryURL != "" {
-		cl, err := sr.NewClient(sr.URLs(cfg.SchemaRegistryURL))
+		cl, err := registry.New(cfg.SchemaRegistryURL)
 		if err != nil {
 			return flagError("schema-registry-url", "SCHEMA_REGISTRY_URL", err.Error())
 		}
-		src = debezium.NewRegistrySource(cl)
+		src = cl
 	}
-	dec, err := enricher.NewOutputDecoder(src)
+	dec, err := schemas.NewDecoder(src)
 	if err != nil {
 		return err
 	}

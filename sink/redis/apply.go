@@ -9,8 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
-
-	"github.com/thmanyah/enricher/enricher"
+	"github.com/thmanyah/enricher/schemas"
 )
 
 // Outcomes of a record, the label of the events metric.
@@ -83,7 +82,7 @@ return out
 // item is one record on its way through a batch.
 type item struct {
 	msg    *kafka.Message
-	out    enricher.Output
+	out    schemas.Output
 	err    error
 	result string // outcome once decided; "" while it still has to be applied
 }
@@ -100,7 +99,7 @@ func seconds(t time.Time) int64 {
 // checkDecoded decides what a decoded record is worth: nothing (no content
 // id or no engagement seconds), a DLQ entry (seconds that would corrupt a
 // sum), or an event to apply ("").
-func checkDecoded(o *enricher.Output) (string, error) {
+func checkDecoded(o *schemas.Output) (string, error) {
 	if !o.ContentID.Valid || !o.EngagementSeconds.Valid {
 		return outNoContent, nil
 	}

@@ -10,8 +10,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/thmanyah/enricher/enricher"
 	"github.com/thmanyah/enricher/internal/testredis"
+	"github.com/thmanyah/enricher/schemas"
 )
 
 // BenchmarkApply measures the Redis side alone: batches of 4096 decoded
@@ -39,7 +39,7 @@ func benchApply(b *testing.B, spread time.Duration) {
 	b.ResetTimer()
 	for done := 0; done < b.N; done += len(items) {
 		for i := range items {
-			items[i] = item{out: enricher.Output{
+			items[i] = item{out: schemas.Output{
 				EventID:           int64(done + i),
 				ContentID:         sql.NullString{String: contents[rng.IntN(len(contents))], Valid: true},
 				EventTs:           now.Add(-time.Duration(rng.Int64N(int64(spread)))),

@@ -10,20 +10,20 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/thmanyah/enricher/enricher"
+	"github.com/thmanyah/enricher/schemas"
 	redissink "github.com/thmanyah/enricher/sink/redis"
 )
 
 // benchEvents returns n unique events over 1000 contents, all inside the
 // window at now.
-func benchEvents(n int, now time.Time) []enricher.Output {
+func benchEvents(n int, now time.Time) []schemas.Output {
 	rng := rand.New(rand.NewPCG(7, 8))
 	contents := contentIDs(1000)
 	types := []string{"podcast", "newsletter", "video"}
-	out := make([]enricher.Output, n)
+	out := make([]schemas.Output, n)
 	for i := range out {
 		c := rng.IntN(len(contents))
-		out[i] = enricher.Output{
+		out[i] = schemas.Output{
 			EventID:           int64(i + 1),
 			ContentID:         sql.NullString{String: contents[c], Valid: true},
 			ContentType:       sql.NullString{String: types[c%3], Valid: true},

@@ -11,8 +11,8 @@ import (
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
 
-	"github.com/thmanyah/enricher/enricher"
 	"github.com/thmanyah/enricher/internal/retry"
+	"github.com/thmanyah/enricher/schemas"
 )
 
 // Stage is the dlq.stage header of the records this sink dead-letters.
@@ -36,7 +36,7 @@ type Config struct {
 	DLQTopic string
 
 	Redis   redis.UniversalClient
-	Decoder *enricher.OutputDecoder
+	Decoder *schemas.Decoder
 	DLQ     Producer
 
 	// Window is the sliding window, in whole seconds; default 10m.

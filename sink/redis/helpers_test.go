@@ -22,10 +22,10 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/thmanyah/enricher/enricher"
 	"github.com/thmanyah/enricher/internal/retry"
 	"github.com/thmanyah/enricher/internal/testkafka"
 	"github.com/thmanyah/enricher/internal/testredis"
+	"github.com/thmanyah/enricher/schemas"
 	redissink "github.com/thmanyah/enricher/sink/redis"
 )
 
@@ -55,7 +55,7 @@ type env struct {
 	rs    *testredis.Server
 	rdb   *redis.Client
 	clock *clock
-	enc   *enricher.Encoder
+	enc   *schemas.Encoder
 }
 
 func newEnv(t testing.TB) *env {
@@ -66,7 +66,7 @@ func newEnv(t testing.TB) *env {
 	kc.Topic(dlqTopic, 1, nil)
 	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr(), DialTimeout: time.Second, MaxRetries: 1, DialerRetries: 1})
 	t.Cleanup(func() { rdb.Close() })
-	enc, err := enricher.NewEncoder(0, enricher.FramingSingleObject)
+	enc, err := schemas.NewEncoder(0, schemas.FramingSingleObject)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ type running struct {
 // start runs a sink until the returned stop (or the test's end).
 func (e *env) start(group string, change func(*redissink.Config)) *running {
 	e.t.Helper()
-	dec, err := enricher.NewOutputDecoder(nil)
+	dec, err := schemas.NewDecoder(nil)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func (e *env) start(group string, change func(*redissink.Config)) *running {
 }
 
 // produce writes records keyed and partitioned by event id.
-func (e *env) produce(outs []enricher.Output) {
+func (e *env) produce(outs []schemas.Output) {
 	e.t.Helper()
 	recs := make([]*kgo.Record, 0, len(outs))
 	for i := range outs {
@@ -158,13 +158,13 @@ func (e *env) produce(outs []enricher.Output) {
 // now: most inside the window, some before it, some just ahead of it, some on
 // its edges, and some with NULL content or seconds. Seconds are multiples of
 // 1/8, exact in binary, so sums in any order are exact.
-func gen(rng *rand.Rand, firstID int64, n int, now time.Time, contents []string) []enricher.Output {
+func gen(rng *rand.Rand, firstID int64, n int, now time.Time, contents []string) []schemas.Output {
 	types := []string{"podcast", "newsletter", "video"}
 	hi := now.Unix()
 	lo := hi - int64(window/time.Second) + 1
-	out := make([]enricher.Output, n)
+	out := make([]schemas.Output, n)
 	for i := range out {
-		o := enricher.Output{EventID: firstID + int64(i), DurationMs: sql.NullInt32{Int32: 1, Valid: true}}
+		o := schemas.Output{EventID: firstID + int64(i), DurationMs: sql.NullInt32{Int32: 1, Valid: true}}
 		c := rng.IntN(len(contents))
 		o.ContentID = sql.NullString{String: contents[c], Valid: true}
 		if c%4 != 3 { // some content never carries its type
@@ -203,8 +203,8 @@ func contentIDs(n int) []string {
 }
 
 // withDuplicates returns outs with about frac of them repeated, shuffled.
-func withDuplicates(rng *rand.Rand, outs []enricher.Output, frac float64) []enricher.Output {
-	all := append([]enricher.Output(nil), outs...)
+func withDuplicates(rng *rand.Rand, outs []schemas.Output, frac float64) []schemas.Output {
+	all := append([]schemas.Output(nil), outs...)
 	for _, o := range outs {
 		if rng.Float64() < frac {
 			all = append(all, o)
@@ -216,14 +216,14 @@ func withDuplicates(rng *rand.Rand, outs []enricher.Output, frac float64) []enri
 
 // model is the reference: the sink's rules written as plainly as possible.
 type model struct {
-	seen   map[int64]enricher.Output
+	seen   map[int64]schemas.Output
 	counts map[string]int
 }
 
-func newModel() *model { return &model{seen: map[int64]enricher.Output{}, counts: map[string]int{}} }
+func newModel() *model { return &model{seen: map[int64]schemas.Output{}, counts: map[string]int{}} }
 
 // feed processes records the sink reads while the clock shows now.
-func (m *model) feed(now time.Time, outs []enricher.Output) {
+func (m *model) feed(now time.Time, outs []schemas.Output) {
 	hi := now.Unix()
 	lo := hi - int64(window/time.Second) + 1
 	for _, o := range outs {

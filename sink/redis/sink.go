@@ -11,10 +11,9 @@ import (
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
 
-	"github.com/thmanyah/enricher/debezium"
 	"github.com/thmanyah/enricher/dlq"
-	"github.com/thmanyah/enricher/enricher"
 	"github.com/thmanyah/enricher/internal/retry"
+	"github.com/thmanyah/enricher/schemas"
 )
 
 // Sink keeps the rolling top content in Redis from processed_engagements.
@@ -184,7 +183,7 @@ func (s *Sink) decode(ctx, workCtx context.Context, it *item) error {
 			it.result, it.err = checkDecoded(&it.out)
 			return nil
 		}
-		if poison(err) {
+		if schemas.Poison(err) {
 			it.result, it.err = outDLQ, err
 			return nil
 		}
@@ -197,12 +196,6 @@ func (s *Sink) decode(ctx, workCtx context.Context, it *item) error {
 			return errShutdown
 		}
 	}
-}
-
-// poison reports whether a decode error is the record's fault.
-func poison(err error) bool {
-	return errors.Is(err, enricher.ErrNotOutput) || errors.Is(err, debezium.ErrSchemaNotFound) ||
-		errors.Is(err, debezium.ErrSchemaUnsupported)
 }
 
 // applyWithRetry applies items until Redis acknowledged them all; it gives up

@@ -14,7 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/thmanyah/enricher/dlq"
-	"github.com/thmanyah/enricher/enricher"
+	"github.com/thmanyah/enricher/schemas"
 	redissink "github.com/thmanyah/enricher/sink/redis"
 )
 
@@ -72,15 +72,15 @@ func TestTopTrimsAndTypes(t *testing.T) {
 	e := newEnv(t)
 	r := e.start("sink-top", func(c *redissink.Config) { c.Top = 2 })
 	now := e.clock.Now()
-	ev := func(id int64, content string, secs float64, typ string) enricher.Output {
-		o := enricher.Output{EventID: id, EventTs: now, ContentID: sql.NullString{String: content, Valid: true},
+	ev := func(id int64, content string, secs float64, typ string) schemas.Output {
+		o := schemas.Output{EventID: id, EventTs: now, ContentID: sql.NullString{String: content, Valid: true},
 			EngagementSeconds: sql.NullFloat64{Float64: secs, Valid: true}}
 		if typ != "" {
 			o.ContentType = sql.NullString{String: typ, Valid: true}
 		}
 		return o
 	}
-	outs := []enricher.Output{ev(1, "a", 1, "video"), ev(2, "b", 5, "podcast"), ev(3, "c", 3, ""), ev(4, "a", 1.5, "video")}
+	outs := []schemas.Output{ev(1, "a", 1, "video"), ev(2, "b", 5, "podcast"), ev(3, "c", 3, ""), ev(4, "a", 1.5, "video")}
 	e.produce(outs)
 	waitProcessed(t, r, len(outs))
 	e.waitScores(map[string]float64{"b": 5, "c": 3})
@@ -200,7 +200,7 @@ func committed(t *testing.T, e *env, group string) int64 {
 func TestDeadLetters(t *testing.T) {
 	e := newEnv(t)
 	r := e.start("sink-dlq", nil)
-	good := enricher.Output{EventID: 7, EventTs: e.clock.Now(), ContentID: sql.NullString{String: "x", Valid: true},
+	good := schemas.Output{EventID: 7, EventTs: e.clock.Now(), ContentID: sql.NullString{String: "x", Valid: true},
 		EngagementSeconds: sql.NullFloat64{Float64: 2.5, Valid: true}}
 	bad := good
 	bad.EventID, bad.EngagementSeconds.Float64 = 8, math.Inf(1)
@@ -210,7 +210,7 @@ func TestDeadLetters(t *testing.T) {
 	}
 	e.kc.Produce(&kgo.Record{Topic: topic, Partition: 1, Key: []byte("junk"), Value: []byte("not avro")},
 		&kgo.Record{Topic: topic, Partition: 2, Key: []byte("8"), Value: v})
-	e.produce([]enricher.Output{good})
+	e.produce([]schemas.Output{good})
 	waitProcessed(t, r, 3)
 	e.waitScores(map[string]float64{"x": 2.5})
 	recs := e.kc.ReadAll(dlqTopic, 2, 30*time.Second)

@@ -6,7 +6,7 @@ import (
 	"math"
 	"strconv"
 
-	"github.com/thmanyah/enricher/enricher"
+	"github.com/thmanyah/enricher/schemas"
 )
 
 // TimeLayout is the layout of event_ts in the JSON body: RFC 3339 in UTC with
@@ -17,7 +17,7 @@ const TimeLayout = "2006-01-02T15:04:05.000Z07:00"
 // {"event_id", "content_id", "user_id", "event_type", "event_ts",
 // "duration_ms", "device", "content_type", "length_seconds",
 // "engagement_seconds", "engagement_pct"}, in this order, null for a NULL.
-func AppendEvent(b []byte, o *enricher.Output) []byte {
+func AppendEvent(b []byte, o *schemas.Output) []byte {
 	b = append(b, `{"event_id":`...)
 	b = strconv.AppendInt(b, o.EventID, 10)
 	b = appendString(append(b, `,"content_id":`...), o.ContentID)

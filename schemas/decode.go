@@ -1,4 +1,4 @@
-package enricher
+package schemas
 
 import (
 	"context"
@@ -10,8 +10,7 @@ import (
 	"time"
 
 	"github.com/linkedin/goavro/v2"
-
-	"github.com/thmanyah/enricher/schemas"
+	"github.com/thmanyah/enricher/registry"
 )
 
 // SchemaSource fetches a writer schema by its registry id; the debezium
@@ -24,12 +23,12 @@ type SchemaSource interface {
 // either framing: poison for a consumer, never worth a retry.
 var ErrNotOutput = errors.New("not a processed_engagements record")
 
-// OutputDecoder reads processed_engagements records in both framings, for the
+// Decoder reads processed_engagements records in both framings, for the
 // sinks. With Confluent framing it decodes with the writer schema fetched by
 // id (cached), so records of a later schema version still decode; without a
 // registry it assumes the embedded schema and rejects records it cannot
 // consume exactly.
-type OutputDecoder struct {
+type Decoder struct {
 	src         SchemaSource
 	own         *goavro.Codec
 	fingerprint uint64
@@ -37,22 +36,22 @@ type OutputDecoder struct {
 	codecs      map[uint32]*goavro.Codec
 }
 
-// NewOutputDecoder returns a decoder; src may be nil.
-func NewOutputDecoder(src SchemaSource) (*OutputDecoder, error) {
-	own, err := goavro.NewCodec(schemas.ProcessedEngagement())
+// NewDecoder returns a decoder; src may be nil.
+func NewDecoder(src SchemaSource) (*Decoder, error) {
+	own, err := goavro.NewCodec(ProcessedEngagement())
 	if err != nil {
 		return nil, err
 	}
-	pcf, err := CanonicalForm(schemas.ProcessedEngagement())
+	pcf, err := CanonicalForm(ProcessedEngagement())
 	if err != nil {
 		return nil, err
 	}
-	return &OutputDecoder{src: src, own: own, fingerprint: Fingerprint64([]byte(pcf)), codecs: map[uint32]*goavro.Codec{}}, nil
+	return &Decoder{src: src, own: own, fingerprint: Fingerprint64([]byte(pcf)), codecs: map[uint32]*goavro.Codec{}}, nil
 }
 
 // Decode decodes one record value. Errors wrapping ErrNotOutput are poison;
 // others (the registry unreachable) are worth retrying.
-func (d *OutputDecoder) Decode(ctx context.Context, v []byte) (Output, error) {
+func (d *Decoder) Decode(ctx context.Context, v []byte) (Output, error) {
 	var codec *goavro.Codec
 	switch {
 	case len(v) >= 10 && v[0] == 0xC3 && v[1] == 0x01:
@@ -84,7 +83,7 @@ func (d *OutputDecoder) Decode(ctx context.Context, v []byte) (Output, error) {
 	return fromNative(m)
 }
 
-func (d *OutputDecoder) codec(ctx context.Context, id uint32) (*goavro.Codec, error) {
+func (d *Decoder) codec(ctx context.Context, id uint32) (*goavro.Codec, error) {
 	d.mu.Lock()
 	c, ok := d.codecs[id]
 	d.mu.Unlock()
@@ -161,4 +160,11 @@ func nullDouble(v any) sql.NullFloat64 {
 		return sql.NullFloat64{Float64: f, Valid: true}
 	}
 	return sql.NullFloat64{}
+}
+
+// Poison reports whether a Decode error is the record's fault, so that
+// retrying cannot help and the record belongs in the DLQ; any other error
+// (the registry unreachable) is worth retrying.
+func Poison(err error) bool {
+	return errors.Is(err, ErrNotOutput) || registry.Poison(err)
 }

@@ -12,8 +12,8 @@ import (
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
 
-	"github.com/thmanyah/enricher/enricher"
 	"github.com/thmanyah/enricher/internal/retry"
+	"github.com/thmanyah/enricher/schemas"
 )
 
 // Stage is the dlq.stage header of every record this sink dead-letters.
@@ -49,7 +49,7 @@ type Config struct {
 	// or the sink stops; default Timeout + 5s.
 	Grace time.Duration
 
-	Decoder    *enricher.OutputDecoder
+	Decoder    *schemas.Decoder
 	DLQ        Producer
 	Client     *http.Client // nil: a pooled client with no overall timeout (Timeout applies per request)
 	Header     http.Header  // extra request headers (authorisation, say)

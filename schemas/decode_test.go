@@ -1,26 +1,22 @@
-package enricher
+package schemas
 
 import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/sr"
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
-	"github.com/thmanyah/enricher/debezium"
+	"github.com/thmanyah/enricher/registry"
 )
 
-func TestOutputDecoderRoundTrip(t *testing.T) {
+func TestDecoderRoundTrip(t *testing.T) {
 	reg := srfake.New()
 	defer reg.Close()
-	cl, err := sr.NewClient(sr.URLs(reg.URL()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := RegisterSchema(context.Background(), cl, Subject)
+	id, err := Register(context.Background(), newRegistry(t, reg.URL()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +31,7 @@ func TestOutputDecoderRoundTrip(t *testing.T) {
 		src     SchemaSource
 	}{
 		{"single-object", 0, FramingSingleObject, nil},
-		{"confluent with registry", id, FramingConfluent, debezium.NewRegistrySource(cl)},
+		{"confluent with registry", id, FramingConfluent, newRegistry(t, reg.URL())},
 		{"confluent without registry", id, FramingConfluent, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -47,7 +43,7 @@ func TestOutputDecoderRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			dec, err := NewOutputDecoder(tc.src)
+			dec, err := NewDecoder(tc.src)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -62,8 +58,8 @@ func TestOutputDecoderRoundTrip(t *testing.T) {
 	}
 }
 
-func TestOutputDecoderPoison(t *testing.T) {
-	dec, err := NewOutputDecoder(nil)
+func TestDecoderPoison(t *testing.T) {
+	dec, err := NewDecoder(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,5 +77,32 @@ func TestOutputDecoderPoison(t *testing.T) {
 				t.Fatalf("got %v, want ErrNotOutput", err)
 			}
 		})
+	}
+}
+
+func newRegistry(t *testing.T, url string) *registry.Client {
+	t.Helper()
+	c, err := registry.New(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestPoison(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"not an output record", fmt.Errorf("decode: %w", ErrNotOutput), true},
+		{"schema not found", fmt.Errorf("schema id 7: %w", registry.ErrSchemaNotFound), true},
+		{"schema unsupported", fmt.Errorf("schema id 7: %w", registry.ErrSchemaUnsupported), true},
+		{"registry unreachable", errors.New("dial tcp: connection refused"), false},
+		{"timeout", context.DeadlineExceeded, false},
+	} {
+		if got := Poison(tc.err); got != tc.want {
+			t.Errorf("%s: Poison(%v) = %v, want %v", tc.name, tc.err, got, tc.want)
+		}
 	}
 }

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/thmanyah/enricher/internal/testkafka"
-	"github.com/thmanyah/enricher/sink/receiver"
+	"github.com/thmanyah/enricher/tools/receiver"
 )
 
 // TestRebalanceKeepsKeys moves partitions between two instances while the

@@ -179,7 +179,7 @@ func TestDDLMatchesAvroSchema(t *testing.T) {
 }
 
 func TestConnectorMatchesDDL(t *testing.T) {
-	b, err := os.ReadFile("../../sink-connectors/bigquery.json")
+	b, err := os.ReadFile("connector.json")
 	if err != nil {
 		t.Fatal(err)
 	}

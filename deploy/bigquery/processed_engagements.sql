@@ -1,13 +1,13 @@
 -- BigQuery table for the processed_engagements topic, written by the Kafka
--- Connect BigQuery sink (sink-connectors/bigquery.json, autoCreateTables=false).
+-- Connect BigQuery sink (deploy/bigquery/connector.json, autoCreateTables=false).
 --
 -- One column per field of schemas/processed_engagement.avsc, same names, same
--- order (sql/bigquery/ddl_test.go checks it): long and int -> INT64,
+-- order (deploy/bigquery/ddl_test.go checks it): long and int -> INT64,
 -- double -> FLOAT64, string -> STRING, timestamp-millis -> TIMESTAMP;
 -- a ["null", T] union is NULLABLE, anything else NOT NULL (REQUIRED).
 --
 -- ${BQ_PROJECT} and ${BQ_DATASET} are placeholders:
---   envsubst '${BQ_PROJECT} ${BQ_DATASET}' < sql/bigquery/processed_engagements.sql \
+--   envsubst '${BQ_PROJECT} ${BQ_DATASET}' < deploy/bigquery/processed_engagements.sql \
 --     | bq query --use_legacy_sql=false
 CREATE TABLE IF NOT EXISTS `${BQ_PROJECT}.${BQ_DATASET}.processed_engagements` (
   event_id           INT64     NOT NULL OPTIONS (description = 'engagement_events.id; the Kafka key as decimal text'),

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/thmanyah/enricher/internal/testkafka"
-	"github.com/thmanyah/enricher/sink/receiver"
+	"github.com/thmanyah/enricher/tools/receiver"
 )
 
 // TestShutdownFinishesInFlight: a stop while a POST is in flight waits for

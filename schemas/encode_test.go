@@ -1,4 +1,4 @@
-package enricher
+package schemas
 
 import (
 	"bytes"
@@ -25,8 +25,6 @@ import (
 	"github.com/linkedin/goavro/v2"
 	"github.com/twmb/franz-go/pkg/sr"
 	"github.com/twmb/franz-go/pkg/sr/srfake"
-
-	"github.com/thmanyah/enricher/schemas"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -59,8 +57,8 @@ var outputCases = []struct {
 		Device:            str("ios"),
 		ContentType:       str("podcast"),
 		LengthSeconds:     valid(1200),
-		EngagementSeconds: EngagementSeconds(valid(12340)),
-		EngagementPct:     EngagementPct(valid(12340), valid(1200)),
+		EngagementSeconds: sql.NullFloat64{Float64: 12.34, Valid: true},
+		EngagementPct:     sql.NullFloat64{Float64: 0.01, Valid: true},
 	}},
 	{name: "arabic and empty strings", out: Output{
 		EventID:     7,
@@ -76,8 +74,8 @@ var outputCases = []struct {
 		EventTs:           mustTime("9999-12-31T23:59:59.999Z"),
 		DurationMs:        valid(math.MaxInt32),
 		LengthSeconds:     valid(1),
-		EngagementSeconds: EngagementSeconds(valid(math.MaxInt32)),
-		EngagementPct:     EngagementPct(valid(math.MaxInt32), valid(1)),
+		EngagementSeconds: sql.NullFloat64{Float64: 2147483.647, Valid: true},
+		EngagementPct:     sql.NullFloat64{Float64: 2147483.65, Valid: true},
 	}},
 	{name: "negatives and sub-millisecond before 1970", out: Output{
 		EventID:       -1,
@@ -100,7 +98,7 @@ func newEncoder(t testing.TB, id int, framing Framing) *Encoder {
 
 func specFingerprint(t testing.TB) uint64 {
 	t.Helper()
-	pcf, err := CanonicalForm(schemas.ProcessedEngagement())
+	pcf, err := CanonicalForm(ProcessedEngagement())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +141,7 @@ func wantNative(o *Output) map[string]any {
 }
 
 func TestEncodeRoundTrip(t *testing.T) {
-	codec, err := goavro.NewCodec(schemas.ProcessedEngagement())
+	codec, err := goavro.NewCodec(ProcessedEngagement())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +206,7 @@ func TestEncodeHeaders(t *testing.T) {
 	if got := binary.LittleEndian.Uint64(b[2:10]); got != fp {
 		t.Errorf("single-object: got fingerprint %#x, want %#x", got, fp)
 	}
-	codec, err := goavro.NewCodec(schemas.ProcessedEngagement())
+	codec, err := goavro.NewCodec(ProcessedEngagement())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -357,13 +355,13 @@ func TestRegisterSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	id1, err := RegisterSchema(ctx, cl, Subject)
+	id1, err := Register(ctx, newRegistry(t, reg.URL()))
 	if err != nil {
-		t.Fatalf("first RegisterSchema: %v", err)
+		t.Fatalf("first Register: %v", err)
 	}
-	id2, err := RegisterSchema(ctx, cl, Subject)
+	id2, err := Register(ctx, newRegistry(t, reg.URL()))
 	if err != nil {
-		t.Fatalf("second RegisterSchema: %v", err)
+		t.Fatalf("second Register: %v", err)
 	}
 	if id1 != id2 {
 		t.Errorf("got ids %d then %d, want the same", id1, id2)
@@ -401,13 +399,10 @@ func TestRegisterSchema(t *testing.T) {
 
 func TestRegisterSchemaError(t *testing.T) {
 	reg := srfake.New()
-	cl, err := sr.NewClient(sr.URLs(reg.URL()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	rc := newRegistry(t, reg.URL())
 	reg.Close()
-	if _, err := RegisterSchema(context.Background(), cl, Subject); err == nil || !strings.Contains(err.Error(), "register output schema under "+Subject) {
-		t.Errorf("got error %v, want register output schema under %s", err, Subject)
+	if _, err := Register(context.Background(), rc); err == nil || !strings.Contains(err.Error(), "register output schema") || !strings.Contains(err.Error(), Subject) {
+		t.Errorf("got error %v, want one naming the output schema and %s", err, Subject)
 	}
 }
 
@@ -465,7 +460,7 @@ func TestEncodePythonAvro(t *testing.T) {
 	}
 	dir := t.TempDir()
 	schemaPath := filepath.Join(dir, "schema.avsc")
-	if err := os.WriteFile(schemaPath, []byte(schemas.ProcessedEngagement()), 0o644); err != nil {
+	if err := os.WriteFile(schemaPath, []byte(ProcessedEngagement()), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	type sent struct {
@@ -622,7 +617,7 @@ type refEncoder struct {
 
 func newRefEncoder(t testing.TB, id int, framing Framing) *refEncoder {
 	t.Helper()
-	codec, err := goavro.NewCodec(schemas.ProcessedEngagement())
+	codec, err := goavro.NewCodec(ProcessedEngagement())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -856,7 +851,7 @@ func TestEncodeMatchesReference(t *testing.T) {
 // each body against the reference. Append may get a fresh native from its
 // pool at any time (always, now and then, under -race); this does not.
 func TestEncodeNativeReuse(t *testing.T) {
-	codec, err := goavro.NewCodec(schemas.ProcessedEngagement())
+	codec, err := goavro.NewCodec(ProcessedEngagement())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -929,7 +924,7 @@ func TestEncodeAliasing(t *testing.T) {
 	if !aliasingWorks {
 		t.Fatal("interface values cannot alias variables on this runtime: Encoder falls back to boxing every value, allocating about 10 times per record; see checkAliasing")
 	}
-	codec, err := goavro.NewCodec(schemas.ProcessedEngagement())
+	codec, err := goavro.NewCodec(ProcessedEngagement())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -951,3 +946,5 @@ func TestEncodeAliasing(t *testing.T) {
 		t.Errorf("got %v allocations per record, want 0", allocs)
 	}
 }
+
+func valid(v int32) sql.NullInt32 { return sql.NullInt32{Int32: v, Valid: true} }

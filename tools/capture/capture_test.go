@@ -16,11 +16,11 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/thmanyah/enricher/datagen"
 	"github.com/thmanyah/enricher/debezium"
 	"github.com/thmanyah/enricher/internal/fixtures"
 	"github.com/thmanyah/enricher/internal/pgtemp"
 	"github.com/thmanyah/enricher/internal/testkafka"
+	"github.com/thmanyah/enricher/tools/datagen"
 )
 
 // schema is the contract's data model.

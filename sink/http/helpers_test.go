@@ -22,7 +22,8 @@ import (
 	"github.com/thmanyah/enricher/enricher"
 	"github.com/thmanyah/enricher/internal/retry"
 	"github.com/thmanyah/enricher/internal/testkafka"
-	"github.com/thmanyah/enricher/sink/receiver"
+	"github.com/thmanyah/enricher/schemas"
+	"github.com/thmanyah/enricher/tools/receiver"
 )
 
 const (
@@ -33,7 +34,7 @@ const (
 type env struct {
 	t     testing.TB
 	kc    *testkafka.Cluster
-	enc   *enricher.Encoder
+	enc   *schemas.Encoder
 	parts int32
 }
 
@@ -42,7 +43,7 @@ func newEnv(t testing.TB, parts int32) *env {
 	kc := testkafka.New(t, kfake.GroupMinSessionTimeout(time.Second))
 	kc.Topic(testTopic, parts, nil)
 	kc.Topic(testDLQ, 1, nil)
-	enc, err := enricher.NewEncoder(0, enricher.FramingSingleObject)
+	enc, err := schemas.NewEncoder(0, schemas.FramingSingleObject)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,8 +51,8 @@ func newEnv(t testing.TB, parts int32) *env {
 }
 
 // event returns a plausible output record for id.
-func event(id int64) enricher.Output {
-	o := enricher.Output{
+func event(id int64) schemas.Output {
+	o := schemas.Output{
 		EventID:   id,
 		ContentID: sql.NullString{String: fmt.Sprintf("00000000-0000-4000-8000-%012d", id%7), Valid: true},
 		UserID:    sql.NullString{String: fmt.Sprintf("11111111-0000-4000-8000-%012d", id%101), Valid: true},
@@ -128,7 +129,7 @@ type running struct {
 // start runs a sink against url until stop (or the test's end).
 func (e *env) start(url string, change func(*Config)) *running {
 	e.t.Helper()
-	dec, err := enricher.NewOutputDecoder(nil)
+	dec, err := schemas.NewDecoder(nil)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -178,7 +178,7 @@ func keyOrder(t *testing.T, doc []byte) []string {
 // TestEnvelopeShape compares what the generator writes with the golden
 // Debezium fixtures, field by field and in order.
 func TestEnvelopeShape(t *testing.T) {
-	dir := "../internal/fixtures/debezium/"
+	dir := "../../internal/fixtures/debezium/"
 	m := newModel(1, testBase)
 	r := m.newContent()
 	for _, tc := range []struct {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"math"
 	"net/http"
 	"reflect"
@@ -15,8 +13,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/thmanyah/enricher/debezium"
-	"github.com/thmanyah/enricher/enricher"
+	"github.com/thmanyah/enricher/schemas"
 )
 
 func TestBreakerStates(t *testing.T) {
@@ -131,7 +128,7 @@ func TestIntentMetadata(t *testing.T) {
 }
 
 func TestAppendEvent(t *testing.T) {
-	full := enricher.Output{
+	full := schemas.Output{
 		EventID:           42,
 		ContentID:         sql.NullString{String: "6f1c2a4e-0000-4000-8000-000000000001", Valid: true},
 		UserID:            sql.NullString{String: "u\"ser\\\n", Valid: true},
@@ -155,21 +152,21 @@ func TestAppendEvent(t *testing.T) {
 	if err := json.Unmarshal([]byte(got), &m); err != nil || m["user_id"] != "u\"ser\\\n" {
 		t.Errorf("not JSON, or the string was mangled: %v %v", err, m["user_id"])
 	}
-	nulls := enricher.Output{EventID: 7, EventTs: time.UnixMilli(0), EngagementPct: sql.NullFloat64{Float64: math.NaN(), Valid: true}}
+	nulls := schemas.Output{EventID: 7, EventTs: time.UnixMilli(0), EngagementPct: sql.NullFloat64{Float64: math.NaN(), Valid: true}}
 	got = string(AppendEvent(nil, &nulls))
 	want = `{"event_id":7,"content_id":null,"user_id":null,"event_type":null,"event_ts":"1970-01-01T00:00:00.000Z",` +
 		`"duration_ms":null,"device":null,"content_type":null,"length_seconds":null,"engagement_seconds":null,"engagement_pct":null}`
 	if got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
-	tiny := enricher.Output{EventTs: time.UnixMilli(0), EngagementSeconds: sql.NullFloat64{Float64: 1e-7, Valid: true}}
+	tiny := schemas.Output{EventTs: time.UnixMilli(0), EngagementSeconds: sql.NullFloat64{Float64: 1e-7, Valid: true}}
 	if err := json.Unmarshal(AppendEvent(nil, &tiny), &m); err != nil || m["engagement_seconds"] != 1e-7 {
 		t.Errorf("1e-7: %v %v", err, m["engagement_seconds"])
 	}
 }
 
 func TestConfigValidation(t *testing.T) {
-	dec, _ := enricher.NewOutputDecoder(nil)
+	dec, _ := schemas.NewDecoder(nil)
 	ok := Config{Brokers: []string{"x:1"}, Topic: "a", Group: "g", DLQTopic: "d", URL: "http://h/", Decoder: dec, DLQ: &kafka.Writer{}}
 	for _, tc := range []struct {
 		name   string
@@ -204,23 +201,6 @@ func TestKeepPOSTRedirects(t *testing.T) {
 		req := &http.Request{Response: &http.Response{StatusCode: code}}
 		if got := keepPOST(req, []*http.Request{{}}) == nil; got != follow {
 			t.Errorf("%d: follow %v, want %v", code, got, follow)
-		}
-	}
-}
-
-func TestPoison(t *testing.T) {
-	for _, tc := range []struct {
-		err  error
-		want bool
-	}{
-		{fmt.Errorf("decode: %w", enricher.ErrNotOutput), true},
-		{fmt.Errorf("schema id 7: %w", debezium.ErrSchemaNotFound), true},
-		{fmt.Errorf("schema id 7: %w", debezium.ErrSchemaUnsupported), true},
-		{errors.New("dial tcp: connection refused"), false},
-		{context.DeadlineExceeded, false},
-	} {
-		if got := Poison(tc.err); got != tc.want {
-			t.Errorf("Poison(%v) = %v, want %v", tc.err, got, tc.want)
 		}
 	}
 }

@@ -15,20 +15,12 @@ import (
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
 
-	"github.com/thmanyah/enricher/debezium"
 	"github.com/thmanyah/enricher/dlq"
-	"github.com/thmanyah/enricher/enricher"
+	"github.com/thmanyah/enricher/schemas"
 )
 
 // errStopped means the generation ended before the batch was done with.
 var errStopped = errors.New("stopped")
-
-// Poison reports whether a decode error is about the record itself, so that
-// retrying cannot help: the record goes to the DLQ.
-func Poison(err error) bool {
-	return errors.Is(err, enricher.ErrNotOutput) || errors.Is(err, debezium.ErrSchemaNotFound) ||
-		errors.Is(err, debezium.ErrSchemaUnsupported)
-}
 
 // prepare decodes a batch into its request body (b.body, b.sent) and its
 // dead letters (b.dead). It returns false when the generation ended first.
@@ -88,10 +80,10 @@ func (s *Sink) send(stop, work context.Context, b *batch) bool {
 	return true
 }
 
-func (s *Sink) decode(stop, work context.Context, m *kafka.Message) (enricher.Output, error) {
+func (s *Sink) decode(stop, work context.Context, m *kafka.Message) (schemas.Output, error) {
 	for attempt := 0; ; attempt++ {
 		o, err := s.cfg.Decoder.Decode(work, m.Value)
-		if err == nil || Poison(err) {
+		if err == nil || schemas.Poison(err) {
 			return o, err
 		}
 		if stop.Err() != nil {

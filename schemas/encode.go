@@ -1,4 +1,4 @@
-package enricher
+package schemas
 
 import (
 	"context"
@@ -12,9 +12,6 @@ import (
 	"unsafe"
 
 	"github.com/linkedin/goavro/v2"
-	"github.com/twmb/franz-go/pkg/sr"
-
-	"github.com/thmanyah/enricher/schemas"
 )
 
 // Subject is the Schema Registry subject of the output topic's values
@@ -22,7 +19,7 @@ import (
 const Subject = "processed_engagements-value"
 
 // Output is one record of processed_engagements, field for field the schema
-// schemas.ProcessedEngagement. An invalid Null* is written as Avro null.
+// ProcessedEngagement. An invalid Null* is written as Avro null.
 type Output struct {
 	EventID           int64
 	ContentID         sql.NullString // canonical lowercase UUID
@@ -62,7 +59,7 @@ func (f Framing) String() string {
 }
 
 // Encoder writes Output records as framed Avro binary in the schema
-// schemas.ProcessedEngagement. It is safe for concurrent use.
+// ProcessedEngagement. It is safe for concurrent use.
 type Encoder struct {
 	codec  *goavro.Codec
 	header []byte // framing prefix, the same for every record
@@ -75,11 +72,11 @@ type Encoder struct {
 }
 
 // NewEncoder returns an Encoder for framing. schemaID is the Schema Registry
-// id of schemas.ProcessedEngagement (see RegisterSchema) with
+// id of ProcessedEngagement (see Register) with
 // FramingConfluent, and must be 0 with FramingSingleObject so that a
 // registry id is never silently dropped.
 func NewEncoder(schemaID int, framing Framing) (*Encoder, error) {
-	schema := schemas.ProcessedEngagement()
+	schema := ProcessedEngagement()
 	codec, err := goavro.NewCodec(schema)
 	if err != nil {
 		return nil, fmt.Errorf("new encoder: parse output schema: %w", err)
@@ -127,16 +124,19 @@ func (e *Encoder) Append(dst []byte, o *Output) ([]byte, error) {
 	return out, nil
 }
 
-// RegisterSchema registers schemas.ProcessedEngagement under subject, or
-// finds it registered, and returns its id. The registry answers an identical
-// schema with the existing id and creates no new version, so calling this on
-// every start is safe. It makes one request, where sr.Client.CreateSchema
-// would make two or more to fetch details nobody here needs.
-func RegisterSchema(ctx context.Context, c *sr.Client, subject string) (id int, err error) {
-	s := sr.Schema{Schema: schemas.ProcessedEngagement(), Type: sr.TypeAvro}
-	id, err = c.RegisterSchema(ctx, subject, s, -1, -1)
+// Registrar registers a schema under a subject and returns its id;
+// *registry.Client is one.
+type Registrar interface {
+	Register(ctx context.Context, subject, schema string) (int, error)
+}
+
+// Register registers ProcessedEngagement under Subject, or finds it
+// registered, and returns its id. Calling it on every start is safe: the
+// registry answers an identical schema with the existing id.
+func Register(ctx context.Context, r Registrar) (int, error) {
+	id, err := r.Register(ctx, Subject, ProcessedEngagement())
 	if err != nil {
-		return 0, fmt.Errorf("register output schema under %s: %w", subject, err)
+		return 0, fmt.Errorf("register output schema: %w", err)
 	}
 	return id, nil
 }

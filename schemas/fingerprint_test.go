@@ -1,4 +1,4 @@
-package enricher
+package schemas
 
 import (
 	"fmt"
@@ -9,8 +9,6 @@ import (
 	"testing"
 
 	"github.com/linkedin/goavro/v2"
-
-	"github.com/thmanyah/enricher/schemas"
 )
 
 // crc64AvroBitwise is the CRC the specification describes, one bit at a
@@ -207,7 +205,7 @@ func TestCanonicalFormErrors(t *testing.T) {
 // fingerprint of the output schema: a change to either changes the
 // single-object header every consumer matches on.
 func TestProcessedEngagementCanonicalForm(t *testing.T) {
-	pcf, err := CanonicalForm(schemas.ProcessedEngagement())
+	pcf, err := CanonicalForm(ProcessedEngagement())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +228,7 @@ func TestProcessedEngagementCanonicalForm(t *testing.T) {
 
 	// goavro's own form keeps {"type":"long"} (issue #174). Logged, not
 	// asserted, so a goavro upgrade that fixes it does not break the build.
-	codec, err := goavro.NewCodec(schemas.ProcessedEngagement())
+	codec, err := goavro.NewCodec(ProcessedEngagement())
 	if err != nil {
 		t.Fatal(err)
 	}

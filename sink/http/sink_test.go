@@ -15,7 +15,7 @@ import (
 
 	"github.com/thmanyah/enricher/dlq"
 	"github.com/thmanyah/enricher/internal/testkafka"
-	"github.com/thmanyah/enricher/sink/receiver"
+	"github.com/thmanyah/enricher/tools/receiver"
 )
 
 // TestDeliveryUnderFaults runs the sink against a receiver that answers

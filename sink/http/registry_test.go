@@ -8,14 +8,13 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sr"
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
-	"github.com/thmanyah/enricher/debezium"
 	"github.com/thmanyah/enricher/dlq"
-	"github.com/thmanyah/enricher/enricher"
 	"github.com/thmanyah/enricher/internal/testkafka"
-	"github.com/thmanyah/enricher/sink/receiver"
+	"github.com/thmanyah/enricher/registry"
+	"github.com/thmanyah/enricher/schemas"
+	"github.com/thmanyah/enricher/tools/receiver"
 )
 
 // TestConfluentFraming: records in the Confluent wire format are decoded
@@ -24,15 +23,15 @@ import (
 func TestConfluentFraming(t *testing.T) {
 	reg := srfake.New()
 	t.Cleanup(reg.Close)
-	cl, err := sr.NewClient(sr.URLs(reg.URL()))
+	cl, err := registry.New(reg.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := enricher.RegisterSchema(context.Background(), cl, enricher.Subject)
+	id, err := schemas.Register(context.Background(), cl)
 	if err != nil {
 		t.Fatal(err)
 	}
-	enc, err := enricher.NewEncoder(id, enricher.FramingConfluent)
+	enc, err := schemas.NewEncoder(id, schemas.FramingConfluent)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +49,7 @@ func TestConfluentFraming(t *testing.T) {
 		recs = append(recs, &kgo.Record{Topic: testTopic, Key: []byte(strconv.FormatInt(i, 10)), Value: v})
 	}
 	e.kc.Produce(recs...)
-	dec, err := enricher.NewOutputDecoder(debezium.NewRegistrySource(cl))
+	dec, err := schemas.NewDecoder(cl)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/thmanyah/enricher/internal/testkafka"
-	"github.com/thmanyah/enricher/sink/receiver"
+	"github.com/thmanyah/enricher/tools/receiver"
 )
 
 // BenchmarkThroughput measures events per second from Kafka (kfake, 6
