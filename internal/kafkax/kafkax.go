@@ -1,0 +1,166 @@
+package kafkax
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"go.uber.org/zap"
+
+	"github.com/thmanyah/enricher/internal/retry"
+)
+
+// NewWriter returns the producer every command writes records with (output,
+// DLQ, backfill). It has no topic: each message names its own.
+func NewWriter(brokers []string) *kafka.Writer {
+	return &kafka.Writer{
+		Addr: kafka.TCP(brokers...),
+		// Murmur2 on the key, as Java producers do, so records keyed by event
+		// id land where any other producer of the same ids would put them.
+		Balancer:     &kafka.Murmur2Balancer{},
+		RequiredAcks: kafka.RequireAll,
+		// The writer allocates (and zeroes) room for BatchSize messages for
+		// every partition of every write: at 10000 that was 1.5 MB each time,
+		// 8% of the enricher's CPU. A batch of ours spreads over the
+		// partitions, so 1024 per partition and request is rarely the limit.
+		BatchSize: 1024,
+		// Below the broker's default message.max.bytes (1 MiB + 12) with room
+		// for the record batch's own overhead.
+		BatchBytes: 960 << 10,
+		// Callers hand over whole batches and wait for the acknowledgement;
+		// the writer holds a batch that is not full this long before sending
+		// it, so this is pure latency.
+		BatchTimeout: 500 * time.Microsecond,
+		MaxAttempts:  3,
+	}
+}
+
+// GroupReaderConfig is the consumer group reader configuration of every
+// group consumer (the enricher, its benchmark passthrough, the Redis sink).
+// queue is how many fetched records may wait for the caller: room for the
+// batches in flight, so fetching goes on while they are worked on.
+func GroupReaderConfig(brokers []string, group string, topics []string, queue int, log *zap.Logger) kafka.ReaderConfig {
+	return kafka.ReaderConfig{
+		Brokers:               brokers,
+		GroupID:               group,
+		GroupTopics:           topics,
+		MinBytes:              1,
+		MaxBytes:              16 << 20,
+		MaxWait:               250 * time.Millisecond,
+		QueueCapacity:         queue,
+		CommitInterval:        0, // commits are explicit, after the effects are durable
+		StartOffset:           kafka.FirstOffset,
+		WatchPartitionChanges: true,
+		ErrorLogger:           ErrorLogger(log, "kafka group reader"),
+	}
+}
+
+// ErrorLogger routes a kafka-go reader's or writer's error messages to log
+// as warnings, prefixed with what.
+func ErrorLogger(log *zap.Logger, what string) kafka.Logger {
+	return kafka.LoggerFunc(func(msg string, args ...any) {
+		log.Warn(what + ": " + fmt.Sprintf(msg, args...))
+	})
+}
+
+// EnsureTopics creates the topics that are missing, so that a fresh cluster
+// works. A topic that exists is left as it is. It returns an error only when
+// the brokers cannot be asked at all; a broker that refuses a topic (policy,
+// ACLs) is logged, leaving it to auto-creation or to whoever manages topics.
+func EnsureTopics(ctx context.Context, brokers []string, log *zap.Logger, topics ...kafka.TopicConfig) error {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	cl := &kafka.Client{Addr: kafka.TCP(brokers...)}
+	res, err := cl.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: topics})
+	if err != nil {
+		return fmt.Errorf("create topics: %w", err)
+	}
+	for name, err := range res.Errors {
+		switch {
+		case err == nil:
+			log.Info("topic created", zap.String("topic", name))
+		case errors.Is(err, kafka.TopicAlreadyExists):
+		default:
+			log.Warn("could not create topic; it may need to be created by hand", zap.String("topic", name), zap.Error(err))
+		}
+	}
+	return nil
+}
+
+// Topic is a TopicConfig with the broker's default replication; partitions
+// -1 takes the broker's default too. policy, when set, is the cleanup.policy.
+func Topic(name string, partitions int, policy string) kafka.TopicConfig {
+	tc := kafka.TopicConfig{Topic: name, NumPartitions: partitions, ReplicationFactor: -1}
+	if policy != "" {
+		tc.ConfigEntries = []kafka.ConfigEntry{{ConfigName: "cleanup.policy", ConfigValue: policy}}
+	}
+	return tc
+}
+
+// Fetcher is the part of *kafka.Reader FetchBatch uses.
+type Fetcher interface {
+	FetchMessage(ctx context.Context) (kafka.Message, error)
+}
+
+// FetchBatch appends to dst the next record, blocking until one arrives or
+// ctx ends, then whatever else arrives within linger, up to cap(dst). The
+// error is that of the first fetch; a batch is never returned with one.
+func FetchBatch(ctx context.Context, r Fetcher, dst []kafka.Message, linger time.Duration) ([]kafka.Message, error) {
+	m, err := r.FetchMessage(ctx)
+	if err != nil {
+		return dst, err
+	}
+	dst = append(dst, m)
+	lctx, cancel := context.WithTimeout(ctx, linger)
+	defer cancel()
+	for len(dst) < cap(dst) {
+		m, err := r.FetchMessage(lctx)
+		if err != nil {
+			break
+		}
+		dst = append(dst, m)
+	}
+	return dst, nil
+}
+
+// Committer is the part of *kafka.Reader Commit uses.
+type Committer interface {
+	CommitMessages(ctx context.Context, msgs ...kafka.Message) error
+}
+
+// CommitAttempts bounds Commit's retries: a commit that keeps failing is
+// usually one the group no longer accepts (a rebalance took the partitions),
+// and a later commit covers it anyway.
+const CommitAttempts = 5
+
+// ErrCommitAbandoned is what Commit returns when it gave up.
+var ErrCommitAbandoned = errors.New("commit abandoned")
+
+// Commit stores the offsets of msgs, retrying a failure with backoff up to
+// CommitAttempts times. The commit itself runs under workCtx, which may
+// outlive ctx so that the commit of delivered work still happens at shutdown;
+// ctx ending stops the retries. onRetry, when set, hears of every failure
+// that will be retried. A commit that is given up is dropped: the records are
+// processed again by whoever owns the partitions next (duplicates, never a
+// loss).
+func Commit(ctx, workCtx context.Context, r Committer, msgs []kafka.Message, b retry.Backoff, onRetry func(error)) error {
+	for attempt := 0; attempt < CommitAttempts; attempt++ {
+		err := r.CommitMessages(workCtx, msgs...)
+		if err == nil {
+			return nil
+		}
+		if onRetry != nil {
+			onRetry(err)
+		}
+		if ctx.Err() != nil || b.Wait(ctx, attempt) != nil {
+			break
+		}
+	}
+	return ErrCommitAbandoned
+}
+
+// Lag is how many records of m's partition follow m, from the high watermark
+// the fetch that returned m saw.
+func Lag(m *kafka.Message) int64 { return max(m.HighWaterMark-m.Offset-1, 0) }
