@@ -144,6 +144,67 @@ func unwrap[D any](unwrapped, wrapped bool, payload *D) (*D, error) {
 	return payload, nil
 }
 
+// wrappedDoc is a table's document type: it may be a JsonConverter wrapper
+// ({"schema", "payload"}) around a document of its own type.
+type wrappedDoc[D any] interface {
+	*D
+	wrapper() (schema bool, payload *D)
+}
+
+// payloadDoc returns the document that holds the record's meaning: doc
+// itself, or the payload it wraps, which must not be a wrapper again.
+func payloadDoc[D any, P wrappedDoc[D]](unwrapped bool, doc P) (P, error) {
+	schema, payload := doc.wrapper()
+	inner, err := unwrap(unwrapped, schema || payload != nil, payload)
+	if err != nil || inner == nil {
+		return doc, err
+	}
+	schema, payload = P(inner).wrapper()
+	if _, err := unwrap(true, schema || payload != nil, payload); err != nil {
+		return doc, err
+	}
+	return inner, nil
+}
+
+// chooseRow is what decide does for every table before reading a row: from
+// the document's form it sets the event's kind, op and source, and picks the
+// row image to read (the flat row, or the envelope's before or after) with
+// its JSON path for error messages. row is nil when there is none to read:
+// a truncate, a heartbeat, a delete without a before image. A generic
+// function rather than a method because the row types differ per table.
+func chooseRow[R any](e *envelopeFields, table string, rowID bool, source *sourceJSON, flat, before, after *R, kind *Kind, op *Op, src *Source) (row *R, path string, err error) {
+	switch e.form(source != nil, rowID, before != nil || after != nil) {
+	case formEnvelope:
+		if *op, *src, err = e.envelopeOp(table, source); err != nil {
+			return nil, "", err
+		}
+		switch *op {
+		case OpTruncate:
+			*kind = KindTruncate
+			return nil, "", nil
+		case OpDelete:
+			row, path = before, "before"
+		default:
+			row, path = after, "after"
+			if row == nil {
+				return nil, "", fmt.Errorf("op %q without \"after\"", *op)
+			}
+		}
+	case formRow:
+		if *op, *src, err = e.flatOp(table); err != nil {
+			return nil, "", err
+		}
+		row = flat
+	case formHeartbeat:
+		*kind, *src = KindHeartbeat, Source{TsMs: e.TsMs.v}
+		return nil, "", nil
+	default:
+		return nil, "", errNotEnvelope
+	}
+	*kind = KindChange
+	return row, path, nil
+}
+
 func join(path, field string) string {
 	if path == "" {
 		return field
@@ -228,17 +289,14 @@ func (r *contentRow) content(path string, upsert bool) (c Content, unavail Colum
 	return c, unavail, nil
 }
 
+func (doc *contentDoc) wrapper() (bool, *contentDoc) { return bool(doc.Schema), doc.Payload }
+
 // event gives the record's meaning apart from the Kafka key. hasID is false
 // when the value names no row (delete without before image, truncate,
 // heartbeat).
 func (doc *contentDoc) event(unwrapped bool) (ev ContentEvent, hasID bool, err error) {
-	if inner, err := unwrap(unwrapped, bool(doc.Schema) || doc.Payload != nil, doc.Payload); err != nil {
+	if doc, err = payloadDoc(unwrapped, doc); err != nil {
 		return ev, false, err
-	} else if inner != nil {
-		if _, err := unwrap(true, bool(inner.Schema) || inner.Payload != nil, inner.Payload); err != nil {
-			return ev, false, err
-		}
-		doc = inner
 	}
 	hasID, err = doc.decide(&ev, doc.Source, doc.Before, doc.After)
 	return ev, hasID, err
@@ -248,39 +306,9 @@ func (doc *contentDoc) event(unwrapped bool) (ev ContentEvent, hasID bool, err e
 // takes the source block and the images apart from doc for the fast path,
 // as engagementDoc.decide does.
 func (doc *contentDoc) decide(ev *ContentEvent, source *sourceJSON, before, after *contentRow) (hasID bool, err error) {
-	var row *contentRow
-	path := ""
-	switch doc.form(source != nil, doc.ID.set, before != nil || after != nil) {
-	case formEnvelope:
-		if ev.Op, ev.Source, err = doc.envelopeOp("content", source); err != nil {
-			return false, err
-		}
-		switch ev.Op {
-		case OpTruncate:
-			ev.Kind = KindTruncate
-			return false, nil
-		case OpDelete:
-			row, path = before, "before"
-		default:
-			row, path = after, "after"
-			if row == nil {
-				return false, fmt.Errorf("op %q without \"after\"", ev.Op)
-			}
-		}
-	case formRow:
-		if ev.Op, ev.Source, err = doc.flatOp("content"); err != nil {
-			return false, err
-		}
-		row = &doc.contentRow
-	case formHeartbeat:
-		*ev = ContentEvent{Kind: KindHeartbeat, Source: Source{TsMs: doc.TsMs.v}}
-		return false, nil
-	default:
-		return false, errNotEnvelope
-	}
-	ev.Kind = KindChange
-	if row == nil {
-		return false, nil
+	row, path, err := chooseRow(&doc.envelopeFields, "content", doc.ID.set, source, &doc.contentRow, before, after, &ev.Kind, &ev.Op, &ev.Source)
+	if row == nil || err != nil {
+		return false, err
 	}
 	ev.Row, ev.Unavailable, err = row.content(path, ev.Op.Upsert())
 	ev.Key = ev.Row.ID
@@ -347,14 +375,11 @@ func nullText(t jText) (s sql.NullString) {
 	return s
 }
 
+func (doc *engagementDoc) wrapper() (bool, *engagementDoc) { return bool(doc.Schema), doc.Payload }
+
 func (doc *engagementDoc) event(unwrapped bool) (ev EngagementEvent, hasID bool, err error) {
-	if inner, err := unwrap(unwrapped, bool(doc.Schema) || doc.Payload != nil, doc.Payload); err != nil {
+	if doc, err = payloadDoc(unwrapped, doc); err != nil {
 		return ev, false, err
-	} else if inner != nil {
-		if _, err := unwrap(true, bool(inner.Schema) || inner.Payload != nil, inner.Payload); err != nil {
-			return ev, false, err
-		}
-		doc = inner
 	}
 	hasID, err = doc.decide(&ev, doc.Source, doc.Before, doc.After)
 	return ev, hasID, err
@@ -366,39 +391,9 @@ func (doc *engagementDoc) event(unwrapped bool) (ev EngagementEvent, hasID bool,
 // struct's pointer fields point to once any of its contents leak, as error
 // messages make them do.
 func (doc *engagementDoc) decide(ev *EngagementEvent, source *sourceJSON, before, after *engagementRow) (hasID bool, err error) {
-	var row *engagementRow
-	path := ""
-	switch doc.form(source != nil, doc.ID.set, before != nil || after != nil) {
-	case formEnvelope:
-		if ev.Op, ev.Source, err = doc.envelopeOp("engagement_events", source); err != nil {
-			return false, err
-		}
-		switch ev.Op {
-		case OpTruncate:
-			ev.Kind = KindTruncate
-			return false, nil
-		case OpDelete:
-			row, path = before, "before"
-		default:
-			row, path = after, "after"
-			if row == nil {
-				return false, fmt.Errorf("op %q without \"after\"", ev.Op)
-			}
-		}
-	case formRow:
-		if ev.Op, ev.Source, err = doc.flatOp("engagement_events"); err != nil {
-			return false, err
-		}
-		row = &doc.engagementRow
-	case formHeartbeat:
-		*ev = EngagementEvent{Kind: KindHeartbeat, Source: Source{TsMs: doc.TsMs.v}}
-		return false, nil
-	default:
-		return false, errNotEnvelope
-	}
-	ev.Kind = KindChange
-	if row == nil {
-		return false, nil
+	row, path, err := chooseRow(&doc.envelopeFields, "engagement_events", doc.ID.set, source, &doc.engagementRow, before, after, &ev.Kind, &ev.Op, &ev.Source)
+	if row == nil || err != nil {
+		return false, err
 	}
 	err = row.engagement(&ev.Event, path, ev.Op.Upsert())
 	return err == nil, err
