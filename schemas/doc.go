@@ -1,5 +1,16 @@
-// Package schemas holds the Avro schemas the service writes, embedded so the
-// binary, its tests and the Schema Registry all see the same text.
+// Package schemas is the processed_engagements contract: the Avro schema
+// (embedded, so the binary, its tests and the Schema Registry all see the
+// same text), the Output record, the Encoder the enricher writes with, the
+// Decoder the sinks read with, the single-object fingerprint (the spec's
+// Parsing Canonical Form and CRC-64-AVRO, not goavro's), the registry
+// Subject, and Register. Consumers of the output import this package, never
+// the enricher.
+//
+// Framing: with a Schema Registry, the Confluent wire format (byte 0, the
+// 4-byte big-endian schema id, the Avro body); without one, Avro
+// single-object encoding (C3 01, the 8-byte little-endian fingerprint, the
+// body). The Decoder reads both; Poison tells a record that can never decode
+// from a registry that cannot answer now.
 //
 // Compatibility rule: a schema here is read by consumers we do not deploy, so
 // it only ever grows at the end. A new field is appended after the existing
