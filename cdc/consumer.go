@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/thmanyah/enricher/debezium"
+	"github.com/thmanyah/enricher/internal/kafkax"
 	"github.com/thmanyah/enricher/internal/retry"
 	"github.com/thmanyah/enricher/store"
 )
@@ -94,21 +95,26 @@ type Consumer struct {
 	// has since reached: everything in the topic then is in the view.
 	caughtUpAt atomic.Int64
 	batch      store.Batch
+
+	// unreachable is set while the brokers cannot be reached (the latest
+	// metadata or offsets request got no answer), nil once one answers.
+	unreachable atomic.Pointer[kafkax.UnreachableError]
+	// unreachableLogged is when (unix ns) that was last logged.
+	unreachableLogged atomic.Int64
 }
+
+// unreachableLogEvery is how often, at most, the consumer logs that Kafka
+// cannot be reached while it retries.
+const unreachableLogEvery = 30 * time.Second
 
 type partition struct {
 	reader *kafka.Reader
 	end    int64 // latest known end offset (high watermark); guarded by Consumer.mu
 }
 
-// PartitionStatus is the view's position in one partition of the content topic.
-type PartitionStatus struct {
-	Topic     string `json:"topic"`
-	Partition int    `json:"partition"`
-	Offset    int64  `json:"offset"`
-	EndOffset int64  `json:"end_offset"`
-	Lag       int64  `json:"lag"`
-}
+// PartitionStatus is the view's position in one partition of the content
+// topic: Offset is the next offset the view will read (durably stored).
+type PartitionStatus = kafkax.PartitionStatus
 
 // New validates cfg and returns a Consumer; Run starts it.
 func New(cfg Config) (*Consumer, error) {
@@ -164,6 +170,38 @@ func (c *Consumer) noteCaughtUp(asOf time.Time) {
 
 // Ready reports whether the view has caught up with the topic as of start-up.
 func (c *Consumer) Ready() bool { return c.ready.Load() }
+
+// Unreachable returns why the brokers cannot be reached, while the latest
+// request to them (partitions and end offsets, read at start, every Refresh
+// and by WaitCaughtUp) got no answer; nil once one answers. Its message names
+// the brokers and the network error: "kafka unreachable at 127.0.0.1:1: dial
+// tcp 127.0.0.1:1: connect: connection refused".
+func (c *Consumer) Unreachable() error {
+	if ue := c.unreachable.Load(); ue != nil {
+		return ue
+	}
+	return nil
+}
+
+// noteKafka records the outcome of a request to the brokers and reports
+// whether err says they cannot be reached; that is logged at most once per
+// unreachableLogEvery, however often it is retried.
+func (c *Consumer) noteKafka(err error) bool {
+	ue, ok := kafkax.AsUnreachable(c.cfg.Brokers, err)
+	if !ok {
+		if c.unreachable.Swap(nil) != nil {
+			c.log.Info("kafka reachable again", zap.Strings("brokers", c.cfg.Brokers))
+		}
+		return false
+	}
+	c.unreachable.Store(ue)
+	now := time.Now().UnixNano()
+	last := c.unreachableLogged.Load()
+	if (last == 0 || now-last >= int64(unreachableLogEvery)) && c.unreachableLogged.CompareAndSwap(last, now) {
+		c.log.Warn("kafka unreachable; retrying (logged at most every "+unreachableLogEvery.String()+")", zap.Error(ue))
+	}
+	return true
+}
 
 // ReadyC is closed once Ready is true.
 func (c *Consumer) ReadyC() <-chan struct{} { return c.readyCh }
@@ -223,7 +261,11 @@ func (c *Consumer) start(ctx, readCtx context.Context, wg *sync.WaitGroup) error
 	for attempt := 0; ; attempt++ {
 		asOf := time.Now()
 		offs, err := c.listOffsets(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		if err == nil {
+			c.noteKafka(nil)
 			c.startAsOf = asOf
 			c.mu.Lock()
 			for id, o := range offs {
@@ -239,7 +281,11 @@ func (c *Consumer) start(ctx, readCtx context.Context, wg *sync.WaitGroup) error
 			return nil
 		}
 		c.m.retries.WithLabelValues("metadata").Inc()
-		c.log.Warn("read content topic metadata; retrying", zap.Error(err), zap.Int("attempt", attempt+1))
+		// No broker answering is logged (rate-limited) by noteKafka and
+		// shown by /readyz; an answer that is an error is logged each time.
+		if !c.noteKafka(err) {
+			c.log.Warn("read content topic metadata; retrying", zap.Error(err), zap.Int("attempt", attempt+1))
+		}
 		if err := c.cfg.Backoff.Wait(ctx, attempt); err != nil {
 			return err
 		}
@@ -273,9 +319,7 @@ func (c *Consumer) startPartition(ctx context.Context, wg *sync.WaitGroup, id in
 		MaxBytes:      16 << 20,
 		MaxWait:       250 * time.Millisecond,
 		QueueCapacity: 1024,
-		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
-			c.log.Warn("kafka reader: " + fmt.Sprintf(msg, args...))
-		}),
+		ErrorLogger:   kafkax.ErrorLogger(c.log, "kafka reader"),
 	})
 	if err := r.SetOffset(next); err != nil {
 		return fmt.Errorf("set offset %s/%d@%d: %w", c.cfg.Topic, id, next, err)
@@ -418,10 +462,13 @@ func (c *Consumer) refreshLoop(ctx context.Context, wg *sync.WaitGroup) {
 		if err != nil {
 			if ctx.Err() == nil {
 				c.m.retries.WithLabelValues("metadata").Inc()
-				c.log.Warn("refresh content topic offsets", zap.Error(err))
+				if !c.noteKafka(err) {
+					c.log.Warn("refresh content topic offsets", zap.Error(err))
+				}
 			}
 			continue
 		}
+		c.noteKafka(nil)
 		c.mu.Lock()
 		for id, o := range offs {
 			if p, ok := c.parts[id]; ok {
@@ -471,7 +518,13 @@ func (c *Consumer) checkReady() {
 func (c *Consumer) WaitCaughtUp(ctx context.Context) error {
 	asOf := time.Now()
 	offs, err := c.endOffsets(ctx)
+	if ctx.Err() == nil {
+		c.noteKafka(err)
+	}
 	if err != nil {
+		if ue, ok := kafkax.AsUnreachable(c.cfg.Brokers, err); ok {
+			return ue
+		}
 		return err
 	}
 	for {

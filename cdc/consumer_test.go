@@ -2,16 +2,22 @@ package cdc
 
 import (
 	"context"
+	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/thmanyah/enricher/debezium"
 	"github.com/thmanyah/enricher/internal/dbztest"
+	"github.com/thmanyah/enricher/internal/retry"
 	"github.com/thmanyah/enricher/internal/testkafka"
 	"github.com/thmanyah/enricher/store"
 )
@@ -121,5 +127,75 @@ func TestWaitCaughtUp(t *testing.T) {
 		if ps.Lag != 0 || ps.Offset != 25 {
 			t.Fatalf("status %+v: want offset 25, lag 0", ps)
 		}
+	}
+}
+
+// TestKafkaUnreachable: while no broker answers, Unreachable says so plainly
+// (the broker and the network error, no client jargon), once per
+// unreachableLogEvery in the log however often the consumer retries; once
+// a broker answers on that address, it is nil again and the view gets ready.
+func TestKafkaUnreachable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	port := ln.Addr().(*net.TCPAddr).Port
+	_ = ln.Close()
+
+	core, logs := observer.New(zap.InfoLevel)
+	st := openStore(t, t.TempDir())
+	w := &kafka.Writer{Addr: kafka.TCP(addr), BatchTimeout: time.Millisecond}
+	t.Cleanup(func() { _ = w.Close() })
+	c, err := New(Config{Brokers: []string{addr}, Topic: topic, DLQTopic: "enricher.dlq", Store: st,
+		Decoder: debezium.NewDecoder(nil), DLQ: w, Logger: zap.New(core), Refresh: 100 * time.Millisecond,
+		Backoff: retry.Backoff{Min: time.Millisecond, Max: 20 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+
+	testkafka.Eventually(t, 30*time.Second, "retries while kafka is unreachable", func() bool {
+		var m dto.Metric
+		if err := c.m.retries.WithLabelValues("metadata").Write(&m); err != nil {
+			t.Fatal(err)
+		}
+		return m.GetCounter().GetValue() >= 10
+	})
+	err = c.Unreachable()
+	want := "kafka unreachable at " + addr + ": dial tcp " + addr + ": connect: connection refused"
+	if err == nil || err.Error() != want {
+		t.Fatalf("Unreachable: got %v, want %q", err, want)
+	}
+	if c.Ready() {
+		t.Fatal("ready without a broker")
+	}
+	if n := logs.FilterMessageSnippet("kafka unreachable").Len(); n != 1 {
+		t.Errorf("got %d log lines saying kafka is unreachable after 10 retries, want 1 (rate-limited)", n)
+	}
+	if n := logs.FilterMessageSnippet("read content topic metadata").Len(); n != 0 {
+		t.Errorf("got %d per-retry log lines, want none while kafka is unreachable", n)
+	}
+
+	kc := testkafka.New(t, kfake.Ports(port))
+	kc.Topic(topic, 1, nil)
+	select {
+	case <-c.ReadyC():
+	case <-time.After(30 * time.Second):
+		t.Fatalf("not ready 30s after a broker started on %s", addr)
+	}
+	if err := c.Unreachable(); err != nil {
+		t.Errorf("Unreachable once a broker answered: got %v, want nil", err)
+	}
+	if n := logs.FilterMessage("kafka reachable again").Len(); n != 1 {
+		t.Errorf("got %d lines saying kafka is reachable again, want 1", n)
 	}
 }

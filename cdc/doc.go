@@ -17,6 +17,10 @@
 //     until it succeeds.
 //   - Ready reports true once the view has reached the end offsets the topic
 //     had when Run started, and stays true.
+//   - While no broker answers its metadata and offsets requests, Unreachable
+//     says so ("kafka unreachable at <brokers>: <network error>"), the log
+//     says it at most every 30s, and the consumer keeps retrying; it is nil
+//     again from the first answer.
 //
 // Records are decoded by each partition's reader, in order, and applied by a
 // single writer in batches of whatever is decoded and waiting: decoding

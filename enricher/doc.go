@@ -1,7 +1,7 @@
 // Package enricher joins engagement events with the content view and writes
 // one enriched Avro record per event to the output topic.
 //
-// Model: a consumer group over the engagement topics; each instance holds a
+// Model: a Processor is a consumer group member over the engagement topics; each instance holds a
 // full content view, and starts joining only once that view is ready. Events
 // are processed in batches through a pipeline (pipeline.go): one goroutine
 // fetches batches, Workers decode, look up (as of the event's time, or the
@@ -17,7 +17,11 @@
 // emitted, with NULL content fields, only when the view has caught up or the
 // wait is over. Misses are never cached.
 //
-// Derived fields are exact decimals (derive.go); Avro framing is Confluent's
-// wire format with a registry, single-object encoding with the spec's
-// fingerprint without one (encode.go, fingerprint.go).
+// Derived fields are exact decimals (derive.go); records are encoded by
+// package schemas (Confluent's wire format with a registry, single-object
+// encoding with the spec's fingerprint without one).
+//
+// The processor reports its position in every engagement topic-partition it
+// committed to (Positions: next offset, end offset, lag), shown on
+// /debug/stats under "engagement".
 package enricher

@@ -1,10 +1,12 @@
 package enricher
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/thmanyah/enricher/debezium"
 	"github.com/thmanyah/enricher/dlq"
+	"github.com/thmanyah/enricher/internal/kafkax"
 	"github.com/thmanyah/enricher/internal/retry"
 	"github.com/thmanyah/enricher/schemas"
 	"github.com/thmanyah/enricher/store"
@@ -52,7 +55,7 @@ const (
 	ModeLatest             // the current version
 )
 
-// Config configures an Enricher.
+// Config configures a Processor.
 type Config struct {
 	Brokers     []string
 	Topics      []string
@@ -109,14 +112,28 @@ func (c *Config) validate() error {
 	return nil
 }
 
-// Enricher consumes engagement events and produces enriched records.
-type Enricher struct {
+// Processor consumes engagement events and produces enriched records.
+type Processor struct {
 	cfg Config
 	log *zap.Logger
 	m   *metrics
 
 	mu      sync.Mutex
 	started bool
+	// positions is where the group stands in each topic-partition this
+	// instance committed to: the next offset, and the end offset the fetch
+	// of its last committed record saw.
+	positions map[topicPartition]kafkax.PartitionStatus
+}
+
+// Enricher is the old name of Processor.
+//
+// Deprecated: use Processor.
+type Enricher = Processor
+
+type topicPartition struct {
+	topic     string
+	partition int
 }
 
 // item is one input record on its way through a batch.
@@ -130,21 +147,41 @@ type item struct {
 	stage  string
 }
 
-// New validates cfg and returns an Enricher; Run starts it.
-func New(cfg Config) (*Enricher, error) {
+// New validates cfg and returns a Processor; Run starts it.
+func New(cfg Config) (*Processor, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("enricher config: %w", err)
 	}
-	return &Enricher{cfg: cfg, log: cfg.Logger, m: newMetrics(cfg.Registerer)}, nil
+	return &Processor{cfg: cfg, log: cfg.Logger, m: newMetrics(cfg.Registerer), positions: map[topicPartition]kafkax.PartitionStatus{}}, nil
 }
 
-// Stats returns the counters shown on /debug/stats.
-func (e *Enricher) Stats() map[string]any { return e.m.snapshot() }
+// Stats returns the event counters by outcome shown on /debug/stats; the
+// processor's position in its partitions is Positions.
+func (e *Processor) Stats() map[string]any { return e.m.snapshot() }
+
+// Positions returns the consumer group's position in every topic-partition
+// this instance has committed to since it started, in topic and partition
+// order: the next offset to process, the end offset (high watermark) as the
+// fetch of the last committed record saw it, and the lag between them, as
+// the enricher_consumer_lag gauge has it. Partitions a rebalance moved to
+// another instance keep their last values.
+func (e *Processor) Positions() []kafkax.PartitionStatus {
+	e.mu.Lock()
+	out := make([]kafkax.PartitionStatus, 0, len(e.positions))
+	for _, p := range e.positions {
+		out = append(out, p)
+	}
+	e.mu.Unlock()
+	slices.SortFunc(out, func(a, b kafkax.PartitionStatus) int {
+		return cmp.Or(cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
+	})
+	return out
+}
 
 // Run waits for the content view to be ready, then enriches until ctx ends.
 // The batches in flight when ctx ends are finished (their output produced and
 // their offsets committed) within a grace period, or left uncommitted.
-func (e *Enricher) Run(ctx context.Context) error {
+func (e *Processor) Run(ctx context.Context) error {
 	e.mu.Lock()
 	if e.started {
 		e.mu.Unlock()
@@ -159,7 +196,7 @@ func (e *Enricher) Run(ctx context.Context) error {
 	case <-e.cfg.Freshness.ReadyC():
 	}
 	p := newPipeline(e.cfg.BatchSize, e.cfg.Linger, e.cfg.Workers)
-	rc := ReaderConfig(e.cfg.Brokers, e.cfg.Group, e.cfg.Topics, p.batchSize, e.log)
+	rc := kafkax.GroupReaderConfig(e.cfg.Brokers, e.cfg.Group, e.cfg.Topics, p.batchSize, e.log)
 	if e.cfg.Reader != nil {
 		e.cfg.Reader(&rc)
 	}
@@ -176,7 +213,7 @@ var errShutdown = errors.New("shutting down")
 
 // process turns a batch of input records into output and DLQ records in
 // b.out; deliver produces them. Workers run it on several batches at once.
-func (e *Enricher) process(ctx, workCtx context.Context, b *batch) error {
+func (e *Processor) process(ctx, workCtx context.Context, b *batch) error {
 	b.start = time.Now()
 	e.m.batchAge.Observe(b.start.Sub(b.in[0].Time).Seconds())
 	b.events = b.events[:0]
@@ -243,7 +280,7 @@ func (e *Enricher) process(ctx, workCtx context.Context, b *batch) error {
 
 // deliver produces a processed batch's records and returns once the broker
 // acknowledged every one; the caller then commits its offsets.
-func (e *Enricher) deliver(ctx, workCtx context.Context, b *batch) error {
+func (e *Processor) deliver(ctx, workCtx context.Context, b *batch) error {
 	if len(b.out) > 0 {
 		if err := e.produce(ctx, workCtx, b.out); err != nil {
 			if errors.Is(err, errShutdown) {
@@ -267,7 +304,7 @@ func (e *Enricher) deliver(ctx, workCtx context.Context, b *batch) error {
 	return nil
 }
 
-func (e *Enricher) lookup(ev *debezium.Engagement) (store.Lookup, bool) {
+func (e *Processor) lookup(ev *debezium.Engagement) (store.Lookup, bool) {
 	if e.cfg.Mode == ModeLatest {
 		return e.cfg.View.Current(ev.ContentID.UUID)
 	}
@@ -279,7 +316,7 @@ func (e *Enricher) lookup(ev *debezium.Engagement) (store.Lookup, bool) {
 // and events newer than anything the view applied, which may have found an
 // older version than the one valid at their time. One wait serves the whole
 // batch; when the view is caught up it costs one ListOffsets round trip.
-func (e *Enricher) waitForMisses(ctx context.Context, b *batch) {
+func (e *Processor) waitForMisses(ctx context.Context, b *batch) {
 	if e.cfg.JoinWait > 0 {
 		start := time.Now()
 		wctx, cancel := context.WithTimeout(ctx, e.cfg.JoinWait)
@@ -305,7 +342,7 @@ func (e *Enricher) waitForMisses(ctx context.Context, b *batch) {
 }
 
 // appendOutput encodes an event's output record into the batch's buffers.
-func (e *Enricher) appendOutput(b *batch, it *item) error {
+func (e *Processor) appendOutput(b *batch, it *item) error {
 	ev := &it.ev.Event
 	o := schemas.Output{
 		EventID:    ev.ID,
@@ -354,7 +391,7 @@ func (e *Enricher) appendOutput(b *batch, it *item) error {
 
 // produce writes out, retrying what failed until the broker acknowledged
 // everything or the service shuts down.
-func (e *Enricher) produce(ctx, workCtx context.Context, out []kafka.Message) error {
+func (e *Processor) produce(ctx, workCtx context.Context, out []kafka.Message) error {
 	start := time.Now()
 	pending := out
 	err := e.cfg.Backoff.Do(ctx, workCtx, func(ctx context.Context) error {
@@ -385,28 +422,32 @@ func (e *Enricher) produce(ctx, workCtx context.Context, out []kafka.Message) er
 // commit stores the offsets of msgs, the last delivered record of each
 // partition run. A commit that fails after a rebalance is dropped: the
 // partition's new owner processes the records again (duplicates, never a loss).
-func (e *Enricher) commit(ctx, workCtx context.Context, r *kafka.Reader, msgs []kafka.Message) {
+func (e *Processor) commit(ctx, workCtx context.Context, r kafkax.Committer, msgs []kafka.Message) {
 	start := time.Now()
 	defer func() { e.m.commitTime.Observe(time.Since(start).Seconds()) }()
-	for attempt := 0; attempt < 5; attempt++ {
-		err := r.CommitMessages(workCtx, msgs...)
-		if err == nil {
-			for i := range msgs {
-				m := &msgs[i]
-				e.m.lag.WithLabelValues(m.Topic, strconv.Itoa(m.Partition)).Set(float64(max(m.HighWaterMark-m.Offset-1, 0)))
-			}
-			return
-		}
+	err := kafkax.Commit(ctx, workCtx, r, msgs, e.cfg.Backoff, func(err error) {
 		e.m.retries.WithLabelValues("commit").Inc()
 		e.log.Warn("commit engagement offsets; retrying", zap.Error(err))
-		if ctx.Err() != nil || e.cfg.Backoff.Wait(ctx, attempt) != nil {
-			return
+	})
+	switch {
+	case err == nil:
+		e.mu.Lock()
+		for i := range msgs {
+			m := &msgs[i]
+			lag := kafkax.Lag(m)
+			e.m.lag.WithLabelValues(m.Topic, strconv.Itoa(m.Partition)).Set(float64(lag))
+			e.positions[topicPartition{m.Topic, m.Partition}] = kafkax.PartitionStatus{
+				Topic: m.Topic, Partition: m.Partition, Offset: m.Offset + 1, EndOffset: max(m.HighWaterMark, m.Offset+1), Lag: lag}
 		}
+		e.mu.Unlock()
+	case ctx.Err() != nil:
+		// Shutting down: the records are read again after the restart.
+	default:
+		e.log.Error("commit engagement offsets failed; the records will be processed again unless a later commit covers them", zap.Int("partitions", len(msgs)), zap.Error(err))
 	}
-	e.log.Error("commit engagement offsets failed; the records will be processed again unless a later commit covers them", zap.Int("partitions", len(msgs)))
 }
 
-func (e *Enricher) decode(ctx, workCtx context.Context, m *kafka.Message) (debezium.EngagementEvent, error) {
+func (e *Processor) decode(ctx, workCtx context.Context, m *kafka.Message) (debezium.EngagementEvent, error) {
 	var ev debezium.EngagementEvent
 	err := e.cfg.Backoff.Do(ctx, workCtx, func(ctx context.Context) (err error) {
 		ev, err = e.cfg.Decoder.Engagement(ctx, m.Key, m.Value)

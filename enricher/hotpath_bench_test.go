@@ -123,7 +123,7 @@ func newHotPath(b *testing.B) *hpFixture {
 	return f
 }
 
-// hpState is what one goroutine reuses across events, as Enricher does.
+// hpState is what one goroutine reuses across events, as Processor does.
 type hpState struct {
 	f   *hpFixture
 	buf []byte

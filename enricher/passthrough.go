@@ -8,6 +8,9 @@ import (
 
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
+
+	"github.com/thmanyah/enricher/internal/kafkax"
+	"github.com/thmanyah/enricher/internal/retry"
 )
 
 // PassthroughConfig configures Passthrough; zero sizes take Config's defaults.
@@ -22,8 +25,8 @@ type PassthroughConfig struct {
 	Producer    Producer
 }
 
-// Passthrough runs Run's pipeline (the same group reader, batching, workers,
-// in-order delivery and commits after acknowledgement) with the enrichment
+// Passthrough runs Processor.Run's pipeline (the same group reader, batching,
+// workers, in-order delivery and commits after acknowledgement) with the enrichment
 // replaced by copying each record's key and value to cfg.OutputTopic, until
 // ctx ends. It is the baseline of `enricher bench`: what moving the bytes
 // through Kafka costs with this service's client settings.
@@ -35,7 +38,7 @@ func Passthrough(ctx context.Context, cfg PassthroughConfig) error {
 		return errors.New("passthrough: no producer")
 	}
 	p := newPipeline(cfg.BatchSize, cfg.Linger, cfg.Workers)
-	r := kafka.NewReader(ReaderConfig(cfg.Brokers, cfg.Group, cfg.Topics, p.batchSize, zap.NewNop()))
+	r := kafka.NewReader(kafkax.GroupReaderConfig(cfg.Brokers, cfg.Group, cfg.Topics, p.batchSize, zap.NewNop()))
 	defer r.Close()
 	p.transform = func(_, _ context.Context, b *batch) error {
 		b.out = b.out[:0]
@@ -50,8 +53,8 @@ func Passthrough(ctx context.Context, cfg PassthroughConfig) error {
 		}
 		return nil
 	}
-	p.commit = func(_, workCtx context.Context, msgs []kafka.Message) {
-		_ = r.CommitMessages(workCtx, msgs...) // a later commit covers a failed one
+	p.commit = func(ctx, workCtx context.Context, msgs []kafka.Message) {
+		_ = kafkax.Commit(ctx, workCtx, r, msgs, retry.Default, nil) // a later commit covers a failed one
 	}
 	return p.run(ctx, r)
 }

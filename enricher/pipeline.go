@@ -10,6 +10,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/thmanyah/enricher/internal/kafkax"
 	"github.com/thmanyah/enricher/internal/retry"
 )
 
@@ -29,11 +30,6 @@ type batch struct {
 
 func newBatch(size int) *batch {
 	return &batch{in: make([]kafka.Message, 0, size), done: make(chan error, 1)}
-}
-
-// fetcher is the part of *kafka.Reader the pipeline reads with.
-type fetcher interface {
-	FetchMessage(ctx context.Context) (kafka.Message, error)
 }
 
 // pipeline is the consume–transform–produce–commit loop. Batches are fetched
@@ -83,7 +79,7 @@ func newPipeline(batchSize int, linger time.Duration, workers int) pipeline {
 // run fetches from r until ctx ends, then finishes the batches in flight
 // within the grace period, and returns nil; it returns an error when a fetch
 // or a batch fails for good.
-func (p pipeline) run(ctx context.Context, r fetcher) error {
+func (p pipeline) run(ctx context.Context, r kafkax.Fetcher) error {
 	// Batches in flight are finished under a context that outlives ctx by a grace period.
 	workCtx, stopWork := retry.WithGrace(ctx, p.grace)
 	defer stopWork()
@@ -201,23 +197,9 @@ func (p pipeline) run(ctx context.Context, r fetcher) error {
 
 // fetch fills b.in with the next record, then with whatever else arrives
 // within the linger time, up to the batch size.
-func (p pipeline) fetch(ctx context.Context, r fetcher, b *batch) error {
-	b.in = b.in[:0]
-	m, err := r.FetchMessage(ctx)
-	if err != nil {
-		return err
-	}
-	b.in = append(b.in, m)
-	lctx, cancel := context.WithTimeout(ctx, p.linger)
-	defer cancel()
-	for len(b.in) < cap(b.in) {
-		m, err := r.FetchMessage(lctx)
-		if err != nil {
-			break
-		}
-		b.in = append(b.in, m)
-	}
-	return nil
+func (p pipeline) fetch(ctx context.Context, r kafkax.Fetcher, b *batch) (err error) {
+	b.in, err = kafkax.FetchBatch(ctx, r, b.in[:0], p.linger)
+	return err
 }
 
 // lastOfRuns appends the last record of every run of one partition in in:

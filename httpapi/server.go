@@ -27,6 +27,9 @@ type View interface {
 type Tracker interface {
 	Ready() bool
 	Status() []cdc.PartitionStatus
+	// Unreachable is why Kafka cannot be reached, while it cannot; nil
+	// otherwise. Before the view is ready it is /readyz's reason.
+	Unreachable() error
 }
 
 // Config wires the handler. View, Tracker and Gatherer are required.
@@ -63,28 +66,52 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("GET /readyz", h.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{ErrorLog: zap.NewStdLog(cfg.Logger)}))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
-	})
-	return mux, nil
+	return jsonMux{mux}, nil
 }
 
-// NewServer returns an http.Server with timeouts that keep slow clients from
-// holding connections.
-func NewServer(addr string, h http.Handler, log *zap.Logger) *http.Server {
-	if log == nil {
-		log = zap.NewNop()
+// jsonMux is a ServeMux whose every route has a method, so that it answers
+// a known path asked with another method 405 with an Allow header, and an
+// unknown path 404, both with a JSON error body like every other answer.
+type jsonMux struct{ mux *http.ServeMux }
+
+func (m jsonMux) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if _, pattern := m.mux.Handler(r); pattern == "" {
+		// No route: the mux answers with its own 404, or 405 and Allow;
+		// its status and headers, our body.
+		w = &muxError{ResponseWriter: w, r: r}
 	}
-	return &http.Server{
-		Addr:              addr,
-		Handler:           h,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       60 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          zap.NewStdLog(log),
+	// ServeHTTP, not the handler Handler returned: it sets r's path values.
+	m.mux.ServeHTTP(w, r)
+}
+
+// muxError replaces the plain-text body of the mux's own 404 and 405 with
+// {"error": ...}.
+type muxError struct {
+	http.ResponseWriter
+	r       *http.Request
+	replace bool
+}
+
+func (e *muxError) WriteHeader(code int) {
+	var msg string
+	switch code {
+	case http.StatusNotFound:
+		msg = "no such endpoint: " + e.r.URL.Path
+	case http.StatusMethodNotAllowed:
+		msg = e.r.Method + " is not allowed on " + e.r.URL.Path + "; allowed: " + e.Header().Get("Allow")
+	default:
+		e.ResponseWriter.WriteHeader(code)
+		return
 	}
+	e.replace = true
+	writeError(e.ResponseWriter, code, msg)
+}
+
+func (e *muxError) Write(b []byte) (int, error) {
+	if e.replace {
+		return len(b), nil
+	}
+	return e.ResponseWriter.Write(b)
 }
 
 type handler struct{ Config }
@@ -205,7 +232,11 @@ func (h *handler) stats(w http.ResponseWriter, _ *http.Request) {
 
 func (h *handler) readyz(w http.ResponseWriter, _ *http.Request) {
 	if !h.Tracker.Ready() {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "reason": "content view catching up", "partitions": h.Tracker.Status()})
+		reason := "content view catching up"
+		if err := h.Tracker.Unreachable(); err != nil {
+			reason = err.Error()
+		}
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "reason": reason, "partitions": h.Tracker.Status()})
 		return
 	}
 	if h.Blocked != nil {

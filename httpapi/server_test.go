@@ -3,13 +3,12 @@ package httpapi
 import (
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,14 +17,23 @@ import (
 	"github.com/thmanyah/enricher/store"
 )
 
-type tracker struct{ ready bool }
+type tracker struct {
+	ready       bool
+	unreachable error
+}
 
-func (t tracker) Ready() bool { return t.ready }
+func (t tracker) Ready() bool        { return t.ready }
+func (t tracker) Unreachable() error { return t.unreachable }
 func (t tracker) Status() []cdc.PartitionStatus {
 	return []cdc.PartitionStatus{{Topic: "c", Partition: 0, Offset: 5, EndOffset: 7, Lag: 2}}
 }
 
 func newTestServer(t *testing.T, ready bool, ids ...uuid.UUID) *httptest.Server {
+	t.Helper()
+	return newTestServerTracker(t, tracker{ready: ready}, ids...)
+}
+
+func newTestServerTracker(t *testing.T, tr Tracker, ids ...uuid.UUID) *httptest.Server {
 	t.Helper()
 	st, err := store.Open(store.Options{Dir: t.TempDir()})
 	if err != nil {
@@ -40,7 +48,7 @@ func newTestServer(t *testing.T, ready bool, ids ...uuid.UUID) *httptest.Server 
 	if _, err := st.Apply(&b); err != nil {
 		t.Fatal(err)
 	}
-	h, err := NewHandler(Config{View: st, Tracker: tracker{ready: ready}, Gatherer: prometheus.NewRegistry()})
+	h, err := NewHandler(Config{View: st, Tracker: tr, Gatherer: prometheus.NewRegistry()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,40 +119,85 @@ func TestNotReady(t *testing.T) {
 	}
 }
 
-// TestSlowClientIsCutOff: a client that opens a connection and dribbles its
-// request (slowloris) is disconnected by the server's header timeout instead
-// of holding the connection; other clients are served meanwhile.
-func TestSlowClientIsCutOff(t *testing.T) {
-	h, err := NewHandler(Config{View: nopView{}, Tracker: tracker{ready: true}, Gatherer: prometheus.NewRegistry()})
-	if err != nil {
-		t.Fatal(err)
+func TestReadyzReason(t *testing.T) {
+	unreachable := errors.New("kafka unreachable at 127.0.0.1:1: dial tcp 127.0.0.1:1: connect: connection refused")
+	for _, tc := range []struct {
+		name    string
+		tracker tracker
+		code    int
+		reason  string
+	}{
+		{"catching up", tracker{}, 503, "content view catching up"},
+		{"kafka unreachable", tracker{unreachable: unreachable}, 503, unreachable.Error()},
+		{"ready while kafka is unreachable", tracker{ready: true, unreachable: unreachable}, 200, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newTestServerTracker(t, tc.tracker)
+			code, body := get(t, srv, "/readyz")
+			var got struct {
+				Reason string `json:"reason"`
+			}
+			if err := json.Unmarshal([]byte(body), &got); err != nil {
+				t.Fatalf("/readyz: %q is not JSON: %v", body, err)
+			}
+			if code != tc.code || got.Reason != tc.reason {
+				t.Fatalf("/readyz: got %d with reason %q, want %d with %q", code, got.Reason, tc.code, tc.reason)
+			}
+		})
 	}
-	srv := NewServer("127.0.0.1:0", h, nil)
-	srv.ReadHeaderTimeout = 200 * time.Millisecond // production: 5s; the behaviour is the same
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(func() { _ = srv.Close() })
+}
 
-	conn, err := net.Dial("tcp", l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := conn.Write([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\n")); err != nil { // never finishes the headers
-		t.Fatal(err)
-	}
-	res, err := http.Get("http://" + l.Addr().String() + "/healthz")
-	if err != nil || res.StatusCode != 200 {
-		t.Fatalf("another client while one is slow: %v %v", res, err)
-	}
-	res.Body.Close()
-	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	b, err := io.ReadAll(conn)
-	if ne, ok := err.(net.Error); ok && ne.Timeout() {
-		t.Fatalf("the server kept the slow connection open for 10s (read %q)", b)
+// TestMethods: a known path asked with a method it does not serve answers
+// 405 with Allow; an unknown path 404, whatever the method; both in JSON.
+func TestMethods(t *testing.T) {
+	srv := newTestServer(t, true)
+	id := "11111111-1111-4111-8111-111111111111"
+	for _, tc := range []struct {
+		name, method, path string
+		code               int
+		allow              string
+	}{
+		{"get stats", http.MethodGet, "/debug/stats", 200, ""},
+		{"head healthz", http.MethodHead, "/healthz", 200, ""},
+		{"post stats", http.MethodPost, "/debug/stats", 405, "GET, HEAD"},
+		{"delete content", http.MethodDelete, "/debug/content/" + id, 405, "GET, HEAD"},
+		{"put readyz", http.MethodPut, "/readyz", 405, "GET, HEAD"},
+		{"post healthz", http.MethodPost, "/healthz", 405, "GET, HEAD"},
+		{"patch content list", http.MethodPatch, "/debug/content", 405, "GET, HEAD"},
+		{"post metrics", http.MethodPost, "/metrics", 405, "GET, HEAD"},
+		{"get unknown", http.MethodGet, "/nope", 404, ""},
+		{"post unknown", http.MethodPost, "/nope", 404, ""},
+		{"delete root", http.MethodDelete, "/", 404, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := http.NewRequest(tc.method, srv.URL+tc.path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			body, _ := io.ReadAll(res.Body)
+			if res.StatusCode != tc.code {
+				t.Fatalf("%s %s: got %d %s, want %d", tc.method, tc.path, res.StatusCode, body, tc.code)
+			}
+			if got := res.Header.Get("Allow"); got != tc.allow {
+				t.Errorf("%s %s: got Allow %q, want %q", tc.method, tc.path, got, tc.allow)
+			}
+			if tc.code >= 400 {
+				var e struct {
+					Error string `json:"error"`
+				}
+				if ct := res.Header.Get("Content-Type"); ct != "application/json" {
+					t.Errorf("%s %s: got Content-Type %q, want application/json", tc.method, tc.path, ct)
+				}
+				if err := json.Unmarshal(body, &e); err != nil || e.Error == "" {
+					t.Errorf("%s %s: body %q is not {\"error\":...}", tc.method, tc.path, body)
+				}
+			}
+		})
 	}
 }
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -22,7 +20,10 @@ import (
 	"github.com/thmanyah/enricher/debezium"
 	"github.com/thmanyah/enricher/enricher"
 	"github.com/thmanyah/enricher/httpapi"
+	"github.com/thmanyah/enricher/internal/httpx"
+	"github.com/thmanyah/enricher/internal/kafkax"
 	"github.com/thmanyah/enricher/internal/retry"
+	"github.com/thmanyah/enricher/internal/rungroup"
 	"github.com/thmanyah/enricher/registry"
 	"github.com/thmanyah/enricher/schemas"
 	"github.com/thmanyah/enricher/store"
@@ -54,9 +55,13 @@ type RunConfig struct {
 }
 
 func (c *RunConfig) validate() error {
-	switch {
-	case len(c.Brokers) == 0:
+	if len(c.Brokers) == 0 {
 		return flagError("brokers", "KAFKA_BROKERS", "no broker given")
+	}
+	if err := checkBrokers(c.Brokers); err != nil {
+		return err
+	}
+	switch {
 	case c.ContentTopic == "":
 		return flagError("content-topic", "CONTENT_TOPIC", "empty")
 	case len(c.EventsTopics) == 0:
@@ -126,7 +131,7 @@ type Main struct {
 	writer    *kafka.Writer // output and DLQ records, of every part
 	registry  *registry.Client
 	decoder   *debezium.Decoder
-	enricher  atomic.Pointer[enricher.Enricher]
+	enricher  atomic.Pointer[enricher.Processor]
 	blocked   atomic.Pointer[string] // why the enricher cannot start, shown by /readyz
 	closeOnce sync.Once
 }
@@ -139,8 +144,7 @@ func NewMain(cfg RunConfig, log *zap.Logger) (*Main, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	m := &Main{cfg: cfg, log: log, Registry: prometheus.NewRegistry()}
-	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := &Main{cfg: cfg, log: log, Registry: httpx.NewRegistry()}
 
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, flagError("data-dir", "DATA_DIR", fmt.Sprintf("create %q: %v", cfg.DataDir, err))
@@ -159,10 +163,14 @@ func NewMain(cfg RunConfig, log *zap.Logger) (*Main, error) {
 			return nil, flagError("schema-registry-url", "SCHEMA_REGISTRY_URL", err.Error())
 		}
 		src = m.registry
+		// Not ready before the output schema is registered: runEnricher
+		// clears this once it is, or replaces it with why it cannot be.
+		reason := "schema registry: registering " + schemas.Subject
+		m.blocked.Store(&reason)
 	}
 	m.decoder = debezium.NewDecoder(src)
 
-	m.writer = enricher.NewWriter(cfg.Brokers)
+	m.writer = kafkax.NewWriter(cfg.Brokers)
 	m.View, err = cdc.New(cdc.Config{
 		Brokers: cfg.Brokers, Topic: cfg.ContentTopic, DLQTopic: cfg.DLQTopic,
 		Store: st, Decoder: m.decoder, DLQ: m.writer,
@@ -175,10 +183,14 @@ func NewMain(cfg RunConfig, log *zap.Logger) (*Main, error) {
 
 	h, err := httpapi.NewHandler(httpapi.Config{View: st, Tracker: m.View, Gatherer: m.Registry, Logger: log.Named("http"),
 		Stats: func() map[string]any {
+			// engagement: the consumer group's position in each engagement
+			// topic-partition, as the content view's is under partitions.
+			out := map[string]any{"engagement": []kafkax.PartitionStatus{}}
 			if e := m.enricher.Load(); e != nil {
-				return map[string]any{"enricher": e.Stats()}
+				out["enricher"] = e.Stats()
+				out["engagement"] = e.Positions()
 			}
-			return nil
+			return out
 		},
 		Blocked: func() string {
 			if r := m.blocked.Load(); r != nil {
@@ -195,7 +207,7 @@ func NewMain(cfg RunConfig, log *zap.Logger) (*Main, error) {
 		m.Close()
 		return nil, flagError("http-addr", "HTTP_ADDR", fmt.Sprintf("listen on %q: %v (is the port in use?)", cfg.HTTPAddr, err))
 	}
-	m.server = httpapi.NewServer(cfg.HTTPAddr, h, log.Named("http"))
+	m.server = httpx.NewServer(cfg.HTTPAddr, h, log.Named("http"))
 	return m, nil
 }
 
@@ -203,50 +215,27 @@ func NewMain(cfg RunConfig, log *zap.Logger) (*Main, error) {
 func (m *Main) HTTPAddr() string { return m.listener.Addr().String() }
 
 // Run runs the service until ctx ends (it then drains and returns nil) or a
-// part fails (it then stops the others and returns the failure).
+// part fails (it then stops the others and returns the failure). The parts
+// (the HTTP server, the content view, the history pruner and the enricher)
+// run as one rungroup: Run returns only once every one has.
 func (m *Main) Run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	m.ensureTopics(ctx)
+	// Topics the service writes are created when missing, so a fresh cluster
+	// works; a platform that manages topics has them already.
+	if err := kafkax.EnsureTopics(ctx, m.cfg.Brokers, m.log,
+		kafkax.Topic(m.cfg.DLQTopic, 1, ""), kafkax.Topic(m.cfg.OutputTopic, 6, "")); err != nil {
+		m.log.Warn("create topics (they may need to be created by hand)", zap.Error(err))
+	}
+	stop := context.AfterFunc(ctx, func() { m.log.Info("shutting down") })
+	defer stop()
 
-	errc := make(chan error, 4)
-	var wg sync.WaitGroup
-	wg.Add(4)
-	go func() {
-		defer wg.Done()
-		if err := m.server.Serve(m.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			errc <- fmt.Errorf("http server: %w", err)
-		}
-	}()
-	go func() {
-		defer wg.Done()
-		if err := m.View.Run(ctx); err != nil {
-			errc <- fmt.Errorf("content view: %w", err)
-		}
-	}()
-	go func() { defer wg.Done(); m.pruneLoop(ctx) }()
-	go func() {
-		defer wg.Done()
-		if err := m.runEnricher(ctx); err != nil {
-			errc <- fmt.Errorf("enricher: %w", err)
-		}
-	}()
+	g := rungroup.New(ctx, m.log)
+	g.Serve(m.server, m.listener)
+	g.Go("content view", m.View.Run)
+	g.Go("prune", m.pruneLoop)
+	g.Go("enricher", m.runEnricher)
 	m.log.Info("enricher running", zap.String("http", m.HTTPAddr()), zap.Strings("brokers", m.cfg.Brokers),
 		zap.String("content_topic", m.cfg.ContentTopic), zap.String("data_dir", m.cfg.DataDir))
-
-	var err error
-	select {
-	case <-ctx.Done():
-		m.log.Info("shutting down")
-	case err = <-errc:
-		m.log.Error("stopping after a fatal error", zap.Error(err))
-	}
-	cancel()
-	shutdownCtx, done := context.WithTimeout(context.Background(), 5*time.Second)
-	defer done()
-	_ = m.server.Shutdown(shutdownCtx)
-	wg.Wait()
-	return err
+	return g.Run()
 }
 
 // runEnricher registers the output schema (retrying while the registry is
@@ -294,13 +283,15 @@ func (m *Main) runEnricher(ctx context.Context) error {
 	return e.Run(ctx)
 }
 
-func (m *Main) pruneLoop(ctx context.Context) {
+// pruneLoop prunes superseded content versions every PruneInterval until
+// ctx ends; a failed prune is logged and tried again at the next tick.
+func (m *Main) pruneLoop(ctx context.Context) error {
 	t := time.NewTicker(m.cfg.PruneInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-t.C:
 			n, err := m.Store.Prune(time.Now())
 			if err != nil {
@@ -308,26 +299,6 @@ func (m *Main) pruneLoop(ctx context.Context) {
 			} else if n > 0 {
 				m.log.Info("pruned content history", zap.Int("versions", n))
 			}
-		}
-	}
-}
-
-// ensureTopics creates the topics the service writes when they are missing,
-// so a fresh cluster works; a platform that manages topics itself has them
-// already and this is a no-op.
-func (m *Main) ensureTopics(ctx context.Context) {
-	cl := &kafka.Client{Addr: kafka.TCP(m.cfg.Brokers...), Timeout: 10 * time.Second}
-	res, err := cl.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{
-		{Topic: m.cfg.DLQTopic, NumPartitions: 1, ReplicationFactor: -1},
-		{Topic: m.cfg.OutputTopic, NumPartitions: 6, ReplicationFactor: -1},
-	}})
-	if err != nil {
-		m.log.Warn("create topics (they may need to be created by hand)", zap.Error(err))
-		return
-	}
-	for t, e := range res.Errors {
-		if e != nil && !errors.Is(e, kafka.TopicAlreadyExists) {
-			m.log.Warn("create topic", zap.String("topic", t), zap.Error(e))
 		}
 	}
 }

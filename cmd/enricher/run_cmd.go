@@ -10,6 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
+
+	"github.com/thmanyah/enricher/internal/kafkax"
 )
 
 func newRunCmd() *cobra.Command {
@@ -25,7 +27,10 @@ after finishing the batch in hand.`,
 		Args:    cobra.NoArgs,
 		PreRunE: applyEnv,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg.Brokers = splitList(brokers)
+			var err error
+			if cfg.Brokers, err = parseBrokers(brokers); err != nil {
+				return err
+			}
 			cfg.EventsTopics = splitList(eventsTopics)
 			log, err := newLogger(cfg.LogLevel)
 			if err != nil {
@@ -45,10 +50,10 @@ after finishing the batch in hand.`,
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&brokers, "brokers", "localhost:9092", "Kafka bootstrap brokers, comma-separated")
-	fs.StringVar(&cfg.ContentTopic, "content-topic", "thmanyah.public.content", "Debezium topic of the content table")
-	fs.StringVar(&eventsTopics, "events-topics", "thmanyah.public.engagement_events,engagement_events.backfill", "engagement topics to enrich, comma-separated")
-	fs.StringVar(&cfg.OutputTopic, "output-topic", "processed_engagements", "topic of the enriched Avro records")
-	fs.StringVar(&cfg.DLQTopic, "dlq-topic", "enricher.dlq", "dead-letter topic for records that cannot be processed")
+	fs.StringVar(&cfg.ContentTopic, "content-topic", kafkax.TopicContent, "Debezium topic of the content table")
+	fs.StringVar(&eventsTopics, "events-topics", strings.Join(kafkax.EventsTopics, ","), "engagement topics to enrich, comma-separated")
+	fs.StringVar(&cfg.OutputTopic, "output-topic", kafkax.TopicOutput, "topic of the enriched Avro records")
+	fs.StringVar(&cfg.DLQTopic, "dlq-topic", kafkax.TopicDLQ, "dead-letter topic for records that cannot be processed")
 	fs.StringVar(&cfg.Group, "group", "enricher", "consumer group of the engagement topics")
 	fs.StringVar(&cfg.DataDir, "data-dir", "./data", "directory of the content view (Badger); created when missing")
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:8080", "address of the debug, health and metrics HTTP server")

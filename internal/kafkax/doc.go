@@ -1,8 +1,9 @@
 // Package kafkax is the service's Kafka plumbing, written once: the producer
 // configuration (NewWriter), the consumer group reader configuration
 // (GroupReaderConfig), topic creation (EnsureTopics), fetching a batch with a
-// linger (FetchBatch), committing with retries (Commit), and the default topic
-// names (the Topic* constants).
+// linger (FetchBatch), committing with retries (Commit), telling "no broker
+// answered" from an answer (UnreachableError), a consumer's position report
+// (PartitionStatus), and the default topic names (the Topic* constants).
 //
 // Guarantees: writers wait for every in-sync replica (RequiredAcks all) and
 // partition by murmur2 of the key, as Java producers do; readers never commit

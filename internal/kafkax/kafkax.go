@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"strings"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -66,15 +68,50 @@ func ErrorLogger(log *zap.Logger, what string) kafka.Logger {
 }
 
 // EnsureTopics creates the topics that are missing, so that a fresh cluster
-// works. A topic that exists is left as it is. It returns an error only when
-// the brokers cannot be asked at all; a broker that refuses a topic (policy,
-// ACLs) is logged, leaving it to auto-creation or to whoever manages topics.
+// works. A topic that exists is left as it is (and not asked for, so a
+// platform that manages topics itself and grants no CreateTopics sees no
+// request). It returns an error only when the brokers cannot be asked at all,
+// an *UnreachableError when no broker answered; a broker that refuses a topic
+// (policy, ACLs) is logged, leaving it to auto-creation or to whoever manages
+// topics.
 func EnsureTopics(ctx context.Context, brokers []string, log *zap.Logger, topics ...kafka.TopicConfig) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	cl := &kafka.Client{Addr: kafka.TCP(brokers...)}
-	res, err := cl.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: topics})
+	names := make([]string, len(topics))
+	for i, t := range topics {
+		names[i] = t.Topic
+	}
+	// Metadata first: it says which topics exist, and a broker that cannot
+	// be reached fails it with the network error, where CreateTopics only
+	// says "Broker Not Available".
+	md, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: names})
 	if err != nil {
+		if ue, ok := AsUnreachable(brokers, err); ok {
+			return ue
+		}
+		return fmt.Errorf("read topic metadata: %w", err)
+	}
+	exists := map[string]bool{}
+	for _, t := range md.Topics {
+		if t.Error == nil {
+			exists[t.Name] = true
+		}
+	}
+	missing := topics[:0:0]
+	for _, t := range topics {
+		if !exists[t.Topic] {
+			missing = append(missing, t)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	res, err := cl.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: missing})
+	if err != nil {
+		if ue, ok := AsUnreachable(brokers, err); ok {
+			return ue
+		}
 		return fmt.Errorf("create topics: %w", err)
 	}
 	for name, err := range res.Errors {
@@ -144,23 +181,74 @@ var ErrCommitAbandoned = errors.New("commit abandoned")
 // ctx ending stops the retries. onRetry, when set, hears of every failure
 // that will be retried. A commit that is given up is dropped: the records are
 // processed again by whoever owns the partitions next (duplicates, never a
-// loss).
+// loss); the error returned then wraps ErrCommitAbandoned and the last
+// failure.
 func Commit(ctx, workCtx context.Context, r Committer, msgs []kafka.Message, b retry.Backoff, onRetry func(error)) error {
+	var err error
 	for attempt := 0; attempt < CommitAttempts; attempt++ {
-		err := r.CommitMessages(workCtx, msgs...)
-		if err == nil {
+		if err = r.CommitMessages(workCtx, msgs...); err == nil {
 			return nil
+		}
+		if attempt+1 == CommitAttempts || ctx.Err() != nil {
+			break
 		}
 		if onRetry != nil {
 			onRetry(err)
 		}
-		if ctx.Err() != nil || b.Wait(ctx, attempt) != nil {
+		if b.Wait(ctx, attempt) != nil {
 			break
 		}
 	}
-	return ErrCommitAbandoned
+	return fmt.Errorf("%w: %w", ErrCommitAbandoned, err)
 }
 
 // Lag is how many records of m's partition follow m, from the high watermark
 // the fetch that returned m saw.
 func Lag(m *kafka.Message) int64 { return max(m.HighWaterMark-m.Offset-1, 0) }
+
+// UnreachableError is a request that got no answer because no broker could
+// be reached (a dial, DNS or connection failure), as opposed to an error
+// Kafka answered with. Its message says so plainly and names the brokers:
+// "kafka unreachable at 127.0.0.1:1: dial tcp 127.0.0.1:1: connect:
+// connection refused".
+type UnreachableError struct {
+	Brokers []string
+	Err     error // the network error
+}
+
+func (e *UnreachableError) Error() string {
+	return "kafka unreachable at " + strings.Join(e.Brokers, ",") + ": " + e.Err.Error()
+}
+
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// AsUnreachable returns err as an *UnreachableError when it is a network
+// failure reaching brokers, with the network error alone (the client's own
+// prefixes stripped); false for nil and for every answer from Kafka.
+func AsUnreachable(brokers []string, err error) (*UnreachableError, bool) {
+	if err == nil {
+		return nil, false
+	}
+	if ue, ok := errors.AsType[*UnreachableError](err); ok {
+		return ue, true
+	}
+	if op, ok := errors.AsType[*net.OpError](err); ok {
+		return &UnreachableError{Brokers: brokers, Err: op}, true
+	}
+	if dns, ok := errors.AsType[*net.DNSError](err); ok {
+		return &UnreachableError{Brokers: brokers, Err: dns}, true
+	}
+	return nil, false
+}
+
+// PartitionStatus is a consumer's position in one topic-partition, as
+// /debug/stats shows it: Offset is the next offset to process (everything
+// before it is done), EndOffset the partition's high watermark when last
+// seen, and Lag the records between them.
+type PartitionStatus struct {
+	Topic     string `json:"topic"`
+	Partition int    `json:"partition"`
+	Offset    int64  `json:"offset"`
+	EndOffset int64  `json:"end_offset"`
+	Lag       int64  `json:"lag"`
+}
