@@ -24,7 +24,7 @@ func BenchmarkThroughput(b *testing.B) {
 			b.Cleanup(srv.Close)
 			b.ResetTimer()
 			start := time.Now()
-			s := e.start(srv.URL+"/events", func(c *Config) {
+			s := e.start(srv.URL+"/events", func(c *SinkConfig) {
 				c.BatchSize, c.Concurrency, c.Linger = tc.batch, tc.concurrency, 50*time.Millisecond
 				c.ReaderConfig = nil // production fetch timings
 			})

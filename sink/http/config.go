@@ -25,8 +25,8 @@ type Producer interface {
 	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
 }
 
-// Config configures a Sink. Zero values take the defaults named beside them.
-type Config struct {
+// SinkConfig configures a Sink. Zero values take the defaults named beside them.
+type SinkConfig struct {
 	Brokers  []string
 	Topic    string // processed_engagements
 	Group    string // this sink's own consumer group
@@ -65,7 +65,7 @@ type Config struct {
 	crashAfterPost func(b *batch) bool
 }
 
-func (c *Config) validate() error {
+func (c *SinkConfig) validate() error {
 	switch {
 	case len(c.Brokers) == 0:
 		return errors.New("no brokers")

@@ -1,6 +1,23 @@
 // Package httpsink delivers processed_engagements records to an external
 // HTTP endpoint (`enricher sink http`).
 //
+// # Entry points
+//
+// Run(ctx, Config, log) is the running sink (`enricher sink http`): it
+// validates the Config (a refused value, or an HTTPAddr it cannot listen on,
+// is a *FieldError naming the Config field, returned before anything
+// starts), then builds the record decoder (with a Schema Registry client
+// when SchemaRegistryURL is set), the DLQ writer (creating the DLQ topic when
+// missing), a Prometheus registry with the Go and process collectors, and
+// the /metrics and /healthz server (NewHandler), and runs the Sink and the
+// server as one group until ctx ends, when it returns nil after the POSTs in
+// flight. It knows no flags or environment variables: cmd/enricher maps them
+// to Config and FieldError.Field back to them. Metrics are named
+// enricher_sink_http_*.
+//
+// New(SinkConfig) is the Sink alone, given its decoder and DLQ producer,
+// with every timing adjustable; tests and embedders use it.
+//
 // # Model
 //
 // The sink is a Kafka consumer group of its own (kafka-go ConsumerGroup for

@@ -127,7 +127,7 @@ type running struct {
 }
 
 // start runs a sink against url until stop (or the test's end).
-func (e *env) start(url string, change func(*Config)) *running {
+func (e *env) start(url string, change func(*SinkConfig)) *running {
 	e.t.Helper()
 	dec, err := schemas.NewDecoder(nil)
 	if err != nil {
@@ -135,7 +135,7 @@ func (e *env) start(url string, change func(*Config)) *running {
 	}
 	w := &kafka.Writer{Addr: kafka.TCP(e.kc.Addrs()...), BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll}
 	reg := prometheus.NewRegistry()
-	cfg := Config{
+	cfg := SinkConfig{
 		Brokers: e.kc.Addrs(), Topic: testTopic, Group: "sink-http", DLQTopic: testDLQ, URL: url,
 		BatchSize: 50, Concurrency: 3, Timeout: 2 * time.Second, Linger: 10 * time.Millisecond,
 		Backoff: retry.Backoff{Min: 5 * time.Millisecond, Max: 50 * time.Millisecond},

@@ -15,7 +15,7 @@ func TestRebalanceKeepsKeys(t *testing.T) {
 	const n = 2000
 	e := newEnv(t, 4)
 	rcv, rec, url := newReceiver(t, receiver.Faults{DropRate: 0.15, FailRate: 0.1, Slow: time.Second, SlowRate: 0.1})
-	cfg := func(c *Config) {
+	cfg := func(c *SinkConfig) {
 		c.BatchSize = 20
 		c.Timeout = 200 * time.Millisecond
 		c.MaxRetries = 1000 // nothing to the DLQ: every event must reach the receiver

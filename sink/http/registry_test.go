@@ -54,7 +54,7 @@ func TestConfluentFraming(t *testing.T) {
 		t.Fatal(err)
 	}
 	rcv, _, url := newReceiver(t, receiver.Faults{})
-	s := e.start(url, func(c *Config) { c.Decoder = dec })
+	s := e.start(url, func(c *SinkConfig) { c.Decoder = dec })
 	testkafka.Eventually(t, 30*time.Second, "all records done", func() bool { d, x := s.Stats(); return d+x == 5 })
 	if st := rcv.Stats(); st.Events != 4 {
 		t.Errorf("receiver got %d events, want 4", st.Events)

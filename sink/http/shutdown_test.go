@@ -26,7 +26,7 @@ func TestShutdownFinishesInFlight(t *testing.T) {
 	t.Cleanup(srv.Close)
 	e := newEnv(t, 1)
 	e.produceRange(0, 5)
-	first := e.start(srv.URL+"/events", func(c *Config) { c.Timeout = 10 * time.Second })
+	first := e.start(srv.URL+"/events", func(c *SinkConfig) { c.Timeout = 10 * time.Second })
 	testkafka.Eventually(t, 30*time.Second, "the first POST to arrive", func() bool { return arrived.Load() == 1 })
 	stopped := make(chan error, 1)
 	go func() { stopped <- first.stop() }()

@@ -12,12 +12,13 @@ import (
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
 
+	"github.com/thmanyah/enricher/internal/kafkax"
 	"github.com/thmanyah/enricher/internal/retry"
 )
 
 // Sink delivers processed_engagements records to an HTTP endpoint.
 type Sink struct {
-	cfg Config
+	cfg SinkConfig
 	log *zap.Logger
 	m   *metrics
 	br  *breaker
@@ -38,7 +39,7 @@ type Sink struct {
 var errCrash = errors.New("simulated crash")
 
 // New validates cfg and returns a Sink; Run starts it.
-func New(cfg Config) (*Sink, error) {
+func New(cfg SinkConfig) (*Sink, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("http sink config: %w", err)
 	}
@@ -74,9 +75,7 @@ func (s *Sink) Run(ctx context.Context) error {
 		WatchPartitionChanges: true,
 		// Revoked partitions finish their batch in flight before the group moves on.
 		RebalanceTimeout: s.cfg.Grace + 10*time.Second,
-		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
-			s.log.Warn("kafka consumer group: " + fmt.Sprintf(msg, args...))
-		}),
+		ErrorLogger:      kafkax.ErrorLogger(s.log, "kafka consumer group"),
 	}
 	if s.cfg.GroupConfig != nil {
 		s.cfg.GroupConfig(&gc)
@@ -144,9 +143,7 @@ func (s *Sink) runPartition(gctx context.Context, gen *kafka.Generation, id int)
 		MaxBytes:      1 << 20,
 		MaxWait:       250 * time.Millisecond,
 		QueueCapacity: s.cfg.BatchSize,
-		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
-			log.Warn("kafka partition reader: " + fmt.Sprintf(msg, args...))
-		}),
+		ErrorLogger:   kafkax.ErrorLogger(log, "kafka partition reader"),
 	}
 	if s.cfg.ReaderConfig != nil {
 		s.cfg.ReaderConfig(&rc)

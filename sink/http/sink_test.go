@@ -42,7 +42,7 @@ func TestDeliveryUnderFaults(t *testing.T) {
 		proxy(w, r, url)
 	}))
 	t.Cleanup(bursty.Close)
-	s := e.start(bursty.URL, func(c *Config) {
+	s := e.start(bursty.URL, func(c *SinkConfig) {
 		c.BatchSize = 25
 		c.Timeout = 300 * time.Millisecond
 		c.MaxRetries = 4 // low, so some batches run out and the DLQ path is taken too
@@ -115,7 +115,7 @@ func TestRejectedBatchGoesToDLQ(t *testing.T) {
 	t.Cleanup(srv.Close)
 	e := newEnv(t, 1)
 	e.produceRange(0, 7)
-	s := e.start(srv.URL, func(c *Config) { c.BatchSize = 10; c.Linger = 50 * time.Millisecond })
+	s := e.start(srv.URL, func(c *SinkConfig) { c.BatchSize = 10; c.Linger = 50 * time.Millisecond })
 	testkafka.Eventually(t, 30*time.Second, "the batch dead-lettered", func() bool { _, d := s.Stats(); return d == 7 })
 	recs := e.dlq(7)
 	for _, r := range recs {
@@ -179,7 +179,7 @@ func TestBreakerOpensAndRecovers(t *testing.T) {
 	e := newEnv(t, 3)
 	e.produceRange(0, 30)
 	const cooldown = 300 * time.Millisecond
-	s := e.start(srv.URL+"/events", func(c *Config) {
+	s := e.start(srv.URL+"/events", func(c *SinkConfig) {
 		c.BatchSize = 5
 		c.MaxRetries = 1000
 		c.BreakerFailures = 3
@@ -230,7 +230,7 @@ func TestRetryAfterHonoured(t *testing.T) {
 	t.Cleanup(srv.Close)
 	e := newEnv(t, 1)
 	e.produceRange(0, 3)
-	s := e.start(srv.URL, func(c *Config) { c.BreakerFailures = 1 })
+	s := e.start(srv.URL, func(c *SinkConfig) { c.BreakerFailures = 1 })
 	testkafka.Eventually(t, 20*time.Second, "delivered", func() bool { d, _ := s.Stats(); return d == 3 })
 	mu.Lock()
 	defer mu.Unlock()
@@ -252,7 +252,7 @@ func TestCrashResendsSameBatch(t *testing.T) {
 	e := newEnv(t, 1)
 	e.produceRange(0, 7)
 	rcv, rec, url := newReceiver(t, receiver.Faults{})
-	first := e.start(url, func(c *Config) {
+	first := e.start(url, func(c *SinkConfig) {
 		c.BatchSize = 5
 		c.crashAfterPost = func(b *batch) bool { return b.last == 6 }
 	})
@@ -268,7 +268,7 @@ func TestCrashResendsSameBatch(t *testing.T) {
 		t.Fatalf("before the restart the receiver has %d events, want 7", st.Events)
 	}
 	e.produceRange(7, 20)
-	second := e.start(url, func(c *Config) { c.BatchSize = 3 })
+	second := e.start(url, func(c *SinkConfig) { c.BatchSize = 3 })
 	testkafka.Eventually(t, 30*time.Second, "all 20 events", func() bool { return rcv.Stats().DistinctEvents == 20 })
 	if err := second.stop(); err != nil {
 		t.Fatal(err)

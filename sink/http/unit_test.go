@@ -167,17 +167,17 @@ func TestAppendEvent(t *testing.T) {
 
 func TestConfigValidation(t *testing.T) {
 	dec, _ := schemas.NewDecoder(nil)
-	ok := Config{Brokers: []string{"x:1"}, Topic: "a", Group: "g", DLQTopic: "d", URL: "http://h/", Decoder: dec, DLQ: &kafka.Writer{}}
+	ok := SinkConfig{Brokers: []string{"x:1"}, Topic: "a", Group: "g", DLQTopic: "d", URL: "http://h/", Decoder: dec, DLQ: &kafka.Writer{}}
 	for _, tc := range []struct {
 		name   string
-		change func(*Config)
+		change func(*SinkConfig)
 		want   string
 	}{
-		{"no url", func(c *Config) { c.URL = "" }, "url"},
-		{"ftp url", func(c *Config) { c.URL = "ftp://h/" }, "url"},
-		{"dlq is input", func(c *Config) { c.DLQTopic = "a" }, "dlq"},
-		{"no group", func(c *Config) { c.Group = "" }, "group"},
-		{"negative batch", func(c *Config) { c.BatchSize = -1 }, "negative"},
+		{"no url", func(c *SinkConfig) { c.URL = "" }, "url"},
+		{"ftp url", func(c *SinkConfig) { c.URL = "ftp://h/" }, "url"},
+		{"dlq is input", func(c *SinkConfig) { c.DLQTopic = "a" }, "dlq"},
+		{"no group", func(c *SinkConfig) { c.Group = "" }, "group"},
+		{"negative batch", func(c *SinkConfig) { c.BatchSize = -1 }, "negative"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := ok

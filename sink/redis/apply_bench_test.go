@@ -26,7 +26,7 @@ func benchApply(b *testing.B, spread time.Duration) {
 	rs := testredis.New(b)
 	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr()})
 	defer rdb.Close()
-	cfg := Config{TopKey: DefaultTopKey, Prefix: "engagement:"}
+	cfg := SinkConfig{TopKey: DefaultTopKey, Prefix: "engagement:"}
 	a := newApplier(newKeys(&cfg), 10*time.Minute, rdb)
 	now := time.Now()
 	rng := rand.New(rand.NewPCG(1, 1))

@@ -34,7 +34,7 @@ func benchEvents(n int, now time.Time) []schemas.Output {
 	return out
 }
 
-func production(c *redissink.Config) {
+func production(c *redissink.SinkConfig) {
 	c.MergeInterval, c.MergeGap = 0, 0 // the defaults: 1s, 100ms
 }
 
@@ -51,9 +51,9 @@ func BenchmarkThroughput(b *testing.B) {
 	elapsed := time.Since(start)
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
-	h := histogram(b, r.reg, "sink_redis_merge_seconds")
+	h := histogram(b, r.reg, "enricher_sink_redis_merge_seconds")
 	b.ReportMetric(quantile(h, 0.99)*1000, "merge-p99-ms")
-	if got := metric(b, r.reg, "sink_redis_events_total", "outcome", "applied"); int(got) != b.N {
+	if got := metric(b, r.reg, "enricher_sink_redis_events_total", "outcome", "applied"); int(got) != b.N {
 		b.Fatalf("applied %v, want %d", got, b.N)
 	}
 }
@@ -64,7 +64,7 @@ func BenchmarkThroughput(b *testing.B) {
 func BenchmarkFreshness(b *testing.B) {
 	const rate = 10_000
 	e := newEnv(b)
-	r := e.start("bench-freshness", func(c *redissink.Config) { production(c); c.Now = time.Now })
+	r := e.start("bench-freshness", func(c *redissink.SinkConfig) { production(c); c.Now = time.Now })
 	outs := benchEvents(b.N, time.Now())
 	vals := make([][]byte, len(outs))
 	for i := range outs {
@@ -102,6 +102,6 @@ func BenchmarkFreshness(b *testing.B) {
 	b.ReportMetric(quantile(h, 0.50)*1000, "fresh-p50-ms")
 	b.ReportMetric(quantile(h, 0.99)*1000, "fresh-p99-ms")
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
-	m := histogram(b, r.reg, "sink_redis_merge_seconds")
+	m := histogram(b, r.reg, "enricher_sink_redis_merge_seconds")
 	b.ReportMetric(quantile(m, 0.99)*1000, "merge-p99-ms")
 }

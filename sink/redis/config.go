@@ -27,9 +27,9 @@ type Producer interface {
 	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
 }
 
-// Config configures a Sink. Brokers, Topic, Group, DLQTopic, Redis, Decoder
+// SinkConfig configures a Sink. Brokers, Topic, Group, DLQTopic, Redis, Decoder
 // and DLQ are required; the rest have defaults.
-type Config struct {
+type SinkConfig struct {
 	Brokers  []string
 	Topic    string // processed_engagements
 	Group    string // this sink's own consumer group
@@ -73,7 +73,7 @@ type Config struct {
 	Reader func(*kafka.ReaderConfig)
 }
 
-func (c *Config) validate() error {
+func (c *SinkConfig) validate() error {
 	switch {
 	case len(c.Brokers) == 0:
 		return errors.New("no brokers")
@@ -139,7 +139,7 @@ type keys struct {
 	second, minute, seen   string // prefixes, followed by a number
 }
 
-func newKeys(c *Config) keys {
+func newKeys(c *SinkConfig) keys {
 	return keys{
 		top:    c.TopKey,
 		tmp:    c.TopKey + ":tmp",

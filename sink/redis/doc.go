@@ -1,6 +1,22 @@
 // Package redissink keeps the rolling top content of the last 10 minutes in
 // Redis, from the processed_engagements records the enricher writes.
 //
+// # Entry points
+//
+// Run(ctx, Config, log) is the running sink (`enricher sink redis`): it
+// validates the Config (a refused value, or an HTTPAddr it cannot listen on,
+// is a *FieldError naming the Config field, returned before anything
+// starts), then builds the Redis client, the record decoder (with a Schema
+// Registry client when SchemaRegistryURL is set), the DLQ writer (creating
+// the DLQ topic when missing), a Prometheus registry with the Go and process
+// collectors, and the HTTP API (NewHandler: GET /top, /healthz, /metrics),
+// and runs the Sink and the server as one group until ctx ends, when it
+// returns nil. It knows no flags or environment variables: cmd/enricher
+// maps them to Config and FieldError.Field back to them.
+//
+// New(SinkConfig) is the Sink alone, given its Redis client, decoder and
+// DLQ producer, with every timing adjustable; tests and embedders use it.
+//
 // # Model
 //
 // The view is the sorted set engagement:top:10m: member = content id, score
@@ -8,7 +24,7 @@
 // the window. The window slides by event time in whole seconds: at instant
 // now it holds the events whose second (event_ts floored to the second) is
 // one of the last Window/1s seconds up to and including now's. The clock is
-// Config.Now, so tests make it deterministic.
+// SinkConfig.Now, so tests make it deterministic.
 //
 // Each accepted event is added, by its event id, to two bucket sorted sets:
 // engagement:bucket:1s:<unix second> and engagement:bucket:1m:<unix minute>.
@@ -57,9 +73,10 @@
 // the view can be short; afterwards it is exact again. A record stamped more
 // than RebuildMargin before its own event time is missed by a rebuild.
 //
-// Freshness, the histogram sink_redis_freshness_seconds, is measured on the
-// wall clock from an applied record's Kafka timestamp to the end of the
-// first merge that includes it.
+// Freshness, the histogram enricher_sink_redis_freshness_seconds, is
+// measured on the wall clock from an applied record's Kafka timestamp to the
+// end of the first merge that includes it. Every metric of the sink is named
+// enricher_sink_redis_*.
 //
 // # Limits
 //

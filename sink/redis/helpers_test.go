@@ -91,7 +91,7 @@ type running struct {
 }
 
 // start runs a sink until the returned stop (or the test's end).
-func (e *env) start(group string, change func(*redissink.Config)) *running {
+func (e *env) start(group string, change func(*redissink.SinkConfig)) *running {
 	e.t.Helper()
 	dec, err := schemas.NewDecoder(nil)
 	if err != nil {
@@ -99,7 +99,7 @@ func (e *env) start(group string, change func(*redissink.Config)) *running {
 	}
 	w := &kafka.Writer{Addr: kafka.TCP(e.kc.Addrs()...), BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll}
 	reg := prometheus.NewRegistry()
-	cfg := redissink.Config{
+	cfg := redissink.SinkConfig{
 		Brokers: e.kc.Addrs(), Topic: topic, Group: group, DLQTopic: dlqTopic,
 		Redis: e.rdb, Decoder: dec, DLQ: w,
 		Window: window, Now: e.clock.Now, MergeInterval: 20 * time.Millisecond, MergeGap: 5 * time.Millisecond,
@@ -366,7 +366,7 @@ func metric(t testing.TB, reg prometheus.Gatherer, name string, labels ...string
 func waitProcessed(t testing.TB, r *running, n int) {
 	t.Helper()
 	waitFor(t, 60*time.Second, fmt.Sprintf("%d records processed", n), func() (bool, string) {
-		got := metric(t, r.reg, "sink_redis_events_total")
+		got := metric(t, r.reg, "enricher_sink_redis_events_total")
 		return int(got) >= n, fmt.Sprintf("%v processed", got)
 	})
 }

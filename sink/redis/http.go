@@ -22,7 +22,7 @@ import (
 type HandlerConfig struct {
 	Redis    redis.UniversalClient
 	Gatherer prometheus.Gatherer
-	// TopKey and Prefix as in Config; defaults likewise.
+	// TopKey and Prefix as in SinkConfig; defaults likewise.
 	TopKey, Prefix string
 	// DefaultN is /top's n when none is given; default 10. MaxN caps n; default 1000.
 	DefaultN, MaxN int
@@ -49,7 +49,8 @@ type TopResponse struct {
 	Items []TopItem `json:"items"`
 }
 
-// NewHandler serves GET /top?n=N, /healthz and /metrics.
+// NewHandler serves GET /top?n=N, /healthz and /metrics; another method on
+// one of them is answered 405 with an Allow header, any other path 404.
 func NewHandler(cfg HandlerConfig) (http.Handler, error) {
 	if cfg.Redis == nil || cfg.Gatherer == nil {
 		return nil, errors.New("redis sink http: redis client and gatherer are required")
@@ -86,6 +87,14 @@ func NewHandler(cfg HandlerConfig) (http.Handler, error) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{ErrorLog: zap.NewStdLog(cfg.Logger)}))
+	// A known path asked with another method is answered 405 with Allow
+	// (the method-less patterns lose to the GET ones, and win over "/").
+	for _, path := range []string{"/top", "/healthz", "/metrics"} {
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "method " + r.Method + " not allowed on " + path})
+		})
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such endpoint: " + r.URL.Path})
 	})

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/thmanyah/enricher/internal/testredis"
 	redissink "github.com/thmanyah/enricher/sink/redis"
 )
 
@@ -90,5 +91,55 @@ func TestHTTPTop(t *testing.T) {
 	e.rs.Stop()
 	if code, body := get("/top"); code != http.StatusServiceUnavailable {
 		t.Errorf("/top with redis down: got %d %s, want 503", code, body)
+	}
+}
+
+// TestHTTPMethods: a known path asked with the wrong method is a 405 naming
+// the allowed ones; an unknown path is a 404 whatever the method.
+func TestHTTPMethods(t *testing.T) {
+	rs := testredis.New(t)
+	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr()})
+	defer rdb.Close()
+	h, err := redissink.NewHandler(redissink.HandlerConfig{Redis: rdb, Gatherer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	for _, tc := range []struct {
+		name, method, path string
+		wantStatus         int
+		wantAllow          string
+	}{
+		{"get top", http.MethodGet, "/top", http.StatusOK, ""},
+		{"head healthz", http.MethodHead, "/healthz", http.StatusOK, ""},
+		{"get metrics", http.MethodGet, "/metrics", http.StatusOK, ""},
+		{"post top", http.MethodPost, "/top", http.StatusMethodNotAllowed, "GET, HEAD"},
+		{"delete healthz", http.MethodDelete, "/healthz", http.StatusMethodNotAllowed, "GET, HEAD"},
+		{"put metrics", http.MethodPut, "/metrics", http.StatusMethodNotAllowed, "GET, HEAD"},
+		{"get unknown", http.MethodGet, "/nope", http.StatusNotFound, ""},
+		{"post unknown", http.MethodPost, "/nope", http.StatusNotFound, ""},
+		{"get below top", http.MethodGet, "/top/x", http.StatusNotFound, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := http.NewRequest(tc.method, srv.URL+tc.path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tc.wantStatus {
+				t.Errorf("%s %s: got status %d, want %d", tc.method, tc.path, resp.StatusCode, tc.wantStatus)
+			}
+			if got := resp.Header.Get("Allow"); got != tc.wantAllow {
+				t.Errorf("%s %s: got Allow %q, want %q", tc.method, tc.path, got, tc.wantAllow)
+			}
+			if ct := resp.Header.Get("Content-Type"); resp.StatusCode >= 400 && ct != "application/json" {
+				t.Errorf("%s %s: got Content-Type %q, want application/json", tc.method, tc.path, ct)
+			}
+		})
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
+
+	"github.com/thmanyah/enricher/internal/kafkax"
 )
 
 const (
@@ -211,6 +213,7 @@ func (s *Sink) replay(ctx context.Context, a *applier, pr partitionRange) (int64
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers: s.cfg.Brokers, Topic: s.cfg.Topic, Partition: pr.partition,
 		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 250 * time.Millisecond,
+		ErrorLogger: kafkax.ErrorLogger(s.log.With(zap.Int("partition", pr.partition)), "kafka rebuild reader"),
 	})
 	defer r.Close()
 	if err := r.SetOffset(pr.start); err != nil {

@@ -12,13 +12,14 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/thmanyah/enricher/dlq"
+	"github.com/thmanyah/enricher/internal/kafkax"
 	"github.com/thmanyah/enricher/internal/retry"
 	"github.com/thmanyah/enricher/schemas"
 )
 
 // Sink keeps the rolling top content in Redis from processed_engagements.
 type Sink struct {
-	cfg Config
+	cfg SinkConfig
 	k   keys
 	log *zap.Logger
 	m   *metrics
@@ -33,7 +34,7 @@ type Sink struct {
 }
 
 // New validates cfg and returns a Sink; Run starts it.
-func New(cfg Config) (*Sink, error) {
+func New(cfg SinkConfig) (*Sink, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("redis sink config: %w", err)
 	}
@@ -57,20 +58,10 @@ func (s *Sink) Run(ctx context.Context) error {
 	s.started = true
 	s.mu.Unlock()
 
-	rc := kafka.ReaderConfig{
-		Brokers:        s.cfg.Brokers,
-		GroupID:        s.cfg.Group,
-		GroupTopics:    []string{s.cfg.Topic},
-		MinBytes:       1,
-		MaxBytes:       4 << 20,
-		MaxWait:        500 * time.Millisecond, // the read deadline of a fetch's answer too
-		QueueCapacity:  s.cfg.BatchSize,
-		CommitInterval: 0, // commits are explicit, after Redis acknowledged the batch
-		StartOffset:    kafka.FirstOffset,
-		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
-			s.log.Warn("kafka group reader: " + fmt.Sprintf(msg, args...))
-		}),
-	}
+	// The shared group reader: commits are explicit, after Redis acknowledged
+	// the batch. Its fetch size and wait are the enricher's; the sink has no
+	// reason to differ (a batch's cost is Redis round trips, not fetches).
+	rc := kafkax.GroupReaderConfig(s.cfg.Brokers, s.cfg.Group, []string{s.cfg.Topic}, s.cfg.BatchSize, s.log)
 	if s.cfg.Reader != nil {
 		s.cfg.Reader(&rc)
 	}
@@ -96,24 +87,14 @@ func (s *Sink) Run(ctx context.Context) error {
 	batch := make([]kafka.Message, 0, s.cfg.BatchSize)
 	var items []item
 	for {
-		batch = batch[:0]
-		m, err := r.FetchMessage(ctx)
+		var err error
+		batch, err = kafkax.FetchBatch(ctx, r, batch[:0], s.cfg.Linger)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			return fmt.Errorf("fetch %s: %w", s.cfg.Topic, err)
 		}
-		batch = append(batch, m)
-		lctx, cancel := context.WithTimeout(ctx, s.cfg.Linger)
-		for len(batch) < cap(batch) {
-			m, err := r.FetchMessage(lctx)
-			if err != nil {
-				break
-			}
-			batch = append(batch, m)
-		}
-		cancel()
 		if items, err = s.process(ctx, workCtx, a, batch, items[:0]); err != nil {
 			if errors.Is(err, errShutdown) {
 				s.log.Info("batch left uncommitted at shutdown; it will be applied again (duplicates are ignored)", zap.Int("records", len(batch)))
@@ -236,26 +217,24 @@ func (s *Sink) produceDLQ(ctx, workCtx context.Context, dead []kafka.Message) er
 // commit stores the batch's offsets. A commit that fails after a rebalance is
 // dropped: the partition's new owner applies the batch again, and the seen
 // sets make that harmless.
-func (s *Sink) commit(ctx, workCtx context.Context, r *kafka.Reader, batch []kafka.Message) {
-	for attempt := 0; attempt < 5; attempt++ {
-		err := r.CommitMessages(workCtx, batch...)
-		if err == nil {
-			for i := range batch {
-				m := &batch[i]
-				if i+1 < len(batch) && batch[i+1].Partition == m.Partition {
-					continue // only the last record of a run matters
-				}
-				s.m.lag.WithLabelValues(strconv.Itoa(m.Partition)).Set(float64(max(m.HighWaterMark-m.Offset-1, 0)))
-			}
-			return
-		}
+func (s *Sink) commit(ctx, workCtx context.Context, r kafkax.Committer, batch []kafka.Message) {
+	err := kafkax.Commit(ctx, workCtx, r, batch, s.cfg.Backoff, func(err error) {
 		s.m.retries.WithLabelValues("commit").Inc()
 		s.log.Warn("commit offsets; retrying", zap.Error(err))
-		if ctx.Err() != nil || s.cfg.Backoff.Wait(ctx, attempt) != nil {
-			return
+	})
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Error("commit offsets failed; the batch will be applied again (duplicates are ignored)", zap.Int("records", len(batch)), zap.Error(err))
 		}
+		return
 	}
-	s.log.Error("commit offsets failed; the batch will be applied again (duplicates are ignored)", zap.Int("records", len(batch)))
+	for i := range batch {
+		m := &batch[i]
+		if i+1 < len(batch) && batch[i+1].Partition == m.Partition {
+			continue // only the last record of a run matters
+		}
+		s.m.lag.WithLabelValues(strconv.Itoa(m.Partition)).Set(float64(kafkax.Lag(m)))
+	}
 }
 
 func (s *Sink) markDirty() {

@@ -58,11 +58,11 @@ func TestExactScores(t *testing.T) {
 	}
 
 	for _, o := range []string{"applied", "duplicate", "out_of_window", "no_content"} {
-		if got := metric(t, r.reg, "sink_redis_events_total", "outcome", o); int(got) != m.counts[o] {
+		if got := metric(t, r.reg, "enricher_sink_redis_events_total", "outcome", o); int(got) != m.counts[o] {
 			t.Errorf("events %s: got %v, want %d", o, got, m.counts[o])
 		}
 	}
-	if got := metric(t, r.reg, "sink_redis_rebuilds_total"); got != 1 {
+	if got := metric(t, r.reg, "enricher_sink_redis_rebuilds_total"); got != 1 {
 		t.Errorf("rebuilds: got %v, want 1 (the first start)", got)
 	}
 }
@@ -70,7 +70,7 @@ func TestExactScores(t *testing.T) {
 // TestTopTrimsAndTypes keeps only the highest members and records content types.
 func TestTopTrimsAndTypes(t *testing.T) {
 	e := newEnv(t)
-	r := e.start("sink-top", func(c *redissink.Config) { c.Top = 2 })
+	r := e.start("sink-top", func(c *redissink.SinkConfig) { c.Top = 2 })
 	now := e.clock.Now()
 	ev := func(id int64, content string, secs float64, typ string) schemas.Output {
 		o := schemas.Output{EventID: id, EventTs: now, ContentID: sql.NullString{String: content, Valid: true},
@@ -118,7 +118,7 @@ func TestRestartAndReplay(t *testing.T) {
 	mb.feed(e.clock.Now(), b)
 	waitProcessed(t, r2, mb.total())
 	e.waitScores(mb.scores(e.clock.Now()))
-	if got := metric(t, r2.reg, "sink_redis_events_total", "outcome", "applied"); int(got) != mb.counts["applied"] {
+	if got := metric(t, r2.reg, "enricher_sink_redis_events_total", "outcome", "applied"); int(got) != mb.counts["applied"] {
 		t.Errorf("restarted sink applied %v, want %d", got, mb.counts["applied"])
 	}
 	r2.stop()
@@ -127,7 +127,7 @@ func TestRestartAndReplay(t *testing.T) {
 	// commit would: every record is a duplicate or out of the window.
 	r3 := e.start("sink-b", nil)
 	waitProcessed(t, r3, len(a)+len(b))
-	if got := metric(t, r3.reg, "sink_redis_events_total", "outcome", "applied"); got != 0 {
+	if got := metric(t, r3.reg, "enricher_sink_redis_events_total", "outcome", "applied"); got != 0 {
 		t.Errorf("replaying sink applied %v events, want 0", got)
 	}
 	e.waitScores(mb.scores(e.clock.Now()))
@@ -159,7 +159,7 @@ func TestRedisDownAndBack(t *testing.T) {
 	e.produce(b)
 	m.feed(e.clock.Now(), b)
 	waitFor(t, 30*time.Second, "the sink to retry", func() (bool, string) {
-		return metric(t, r.reg, "sink_redis_retries_total", "reason", "redis") >= 3, "no retries yet"
+		return metric(t, r.reg, "enricher_sink_redis_retries_total", "reason", "redis") >= 3, "no retries yet"
 	})
 	if after := committed(t, e, "sink-down"); after != before {
 		t.Fatalf("offsets committed while redis was down: %v, then %v", before, after)
@@ -168,7 +168,7 @@ func TestRedisDownAndBack(t *testing.T) {
 	e.rs.Start()
 	e.waitScores(m.scores(e.clock.Now()))
 	waitFor(t, 30*time.Second, "a rebuild after the loss", func() (bool, string) {
-		got := metric(t, r.reg, "sink_redis_rebuilds_total")
+		got := metric(t, r.reg, "enricher_sink_redis_rebuilds_total")
 		return got >= 2, fmt.Sprintf("%v rebuilds (the first start is one)", got)
 	})
 	waitFor(t, 30*time.Second, "offsets to be committed", func() (bool, string) {
@@ -227,7 +227,7 @@ func TestDeadLetters(t *testing.T) {
 			t.Errorf("dlq record %q: headers %v", rec.Key, h)
 		}
 	}
-	if got := metric(t, r.reg, "sink_redis_events_total", "outcome", "dlq"); got != 2 {
+	if got := metric(t, r.reg, "enricher_sink_redis_events_total", "outcome", "dlq"); got != 2 {
 		t.Errorf("dlq events: got %v, want 2", got)
 	}
 }

@@ -10,7 +10,7 @@ import (
 // TestBucketKeysCoverTheWindow expands the merge's keys back into seconds:
 // each second of the window exactly once, nothing else, and few keys.
 func TestBucketKeysCoverTheWindow(t *testing.T) {
-	k := newKeys(&Config{TopKey: DefaultTopKey, Prefix: "engagement:"})
+	k := newKeys(&SinkConfig{TopKey: DefaultTopKey, Prefix: "engagement:"})
 	base := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
 		name   string
