@@ -8,6 +8,8 @@ import (
 
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
+
+	"github.com/thmanyah/enricher/internal/kafkax"
 )
 
 // Result says what a run did.
@@ -266,40 +268,19 @@ func (p *pacer) wait(ctx context.Context, n int) error {
 	}
 }
 
-// newWriter is the kafka-go writer of the records, after making sure the
-// topic exists.
+// newWriter is the kafka-go writer of the records (kafkax's: RequiredAcks
+// all, Murmur2 on the key), after making sure the topic exists with the
+// broker's default partitions and replication. A broker that refuses the
+// topic, or cannot be asked, is logged: auto-creation, or the first write's
+// clear error, says the rest.
 func newWriter(ctx context.Context, cfg *Config) *kafka.Writer {
-	ensureTopic(ctx, cfg)
-	return &kafka.Writer{
-		Addr:  kafka.TCP(cfg.Brokers...),
-		Topic: cfg.Topic,
-		// Murmur2 on the key, as Java producers do.
-		Balancer:     &kafka.Murmur2Balancer{},
-		RequiredAcks: kafka.RequireAll,
-		BatchSize:    cfg.chunk(),
-		// Below the broker's default message.max.bytes (1 MiB + 12) with room
-		// for the record batch's own overhead.
-		BatchBytes:   960 << 10,
-		BatchTimeout: 2 * time.Millisecond,
-		MaxAttempts:  5,
-	}
-}
-
-// ensureTopic creates the topic with the broker's default partitions and
-// replication when it is missing; a broker that refuses is left to
-// auto-create it (or to fail the first write with a clear error).
-func ensureTopic(ctx context.Context, cfg *Config) {
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	cl := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...)}
-	res, err := cl.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{
-		{Topic: cfg.Topic, NumPartitions: -1, ReplicationFactor: -1},
-	}})
-	if err != nil {
+	if err := kafkax.EnsureTopics(ctx, cfg.Brokers, cfg.Logger, kafkax.Topic(cfg.Topic, -1, "")); err != nil {
 		cfg.Logger.Warn("create topic (it may need to be created by hand)", zap.String("topic", cfg.Topic), zap.Error(err))
-		return
 	}
-	if e := res.Errors[cfg.Topic]; e != nil && !errors.Is(e, kafka.TopicAlreadyExists) {
-		cfg.Logger.Warn("create topic", zap.String("topic", cfg.Topic), zap.Error(e))
-	}
+	w := kafkax.NewWriter(cfg.Brokers)
+	// Writes are pages (or a rate's chunks) of one topic: a whole chunk per
+	// request, a short linger, and more attempts, since a failed write
+	// stops the run.
+	w.Topic, w.BatchSize, w.BatchTimeout, w.MaxAttempts = cfg.Topic, cfg.chunk(), 2*time.Millisecond, 5
+	return w
 }

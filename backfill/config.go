@@ -11,6 +11,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
+
+	"github.com/thmanyah/enricher/internal/kafkax"
 )
 
 // Table is the source table, the contract's engagement_events.
@@ -18,7 +20,7 @@ const Table = "engagement_events"
 
 // Defaults of the zero Config fields.
 const (
-	DefaultTopic        = "engagement_events.backfill"
+	DefaultTopic        = kafkax.TopicBackfill
 	DefaultBatch        = 5000
 	DefaultCheckpoint   = "./backfill.checkpoint"
 	DefaultCountTimeout = 10 * time.Second

@@ -24,7 +24,10 @@
 //
 // # Entry points
 //
-// Run sends; Plan counts what Run would send (the dry run). Progress is
-// reported through a Progress: NewBar for a terminal, NewLogProgress for
-// logs.
+// Run sends; DryRun counts what Run would send. Progress is reported
+// through a Progress: NewBar for a terminal, NewLogProgress for logs.
+// RunCommand is `enricher backfill`: it checks the command's settings
+// (CommandConfig), picks the progress report, runs either, and prints the
+// outcome; every error it returns is one line (a failed connection to
+// Postgres is a *ConnectError, saying where and what to check).
 package backfill

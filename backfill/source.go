@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -56,9 +58,39 @@ func openSource(ctx context.Context, cfg *Config) (*source, error) {
 	}
 	conn, err := pgx.ConnectConfig(ctx, pc)
 	if err != nil {
-		return nil, fmt.Errorf("connect to postgres: %w", err)
+		return nil, connectError(pc, err)
 	}
 	return &source{conn: conn, from: cfg.From, to: cfg.To, recSize: 256}, nil
+}
+
+// ConnectError is a failed connection to the source Postgres. Its message
+// is one line: where, why, and what to check. (pgx's own lists every
+// attempt on a line of its own, two per address with sslmode=prefer; the
+// first attempt's cause stands for them.)
+type ConnectError struct {
+	Addr string // host:port, or the Unix socket's path
+	Err  error  // pgx's error
+}
+
+func (e *ConnectError) Error() string {
+	hint := "is --pg-url right and the server up?"
+	text := strings.Join(strings.Fields(e.Err.Error()), " ")
+	if pe, ok := errors.AsType[*pgconn.PgError](e.Err); ok {
+		text, hint = pe.Error(), "are the user, password and database in --pg-url right?"
+	} else if op, ok := errors.AsType[*net.OpError](e.Err); ok {
+		text = op.Error()
+	}
+	return fmt.Sprintf("connect to postgres at %s: %s (%s)", e.Addr, text, hint)
+}
+
+func (e *ConnectError) Unwrap() error { return e.Err }
+
+func connectError(pc *pgx.ConnConfig, err error) error {
+	addr := net.JoinHostPort(pc.Host, strconv.Itoa(int(pc.Port)))
+	if strings.HasPrefix(pc.Host, "/") {
+		addr = fmt.Sprintf("%s/.s.PGSQL.%d", pc.Host, pc.Port)
+	}
+	return &ConnectError{Addr: addr, Err: err}
 }
 
 func (s *source) close() {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -22,6 +23,7 @@ import (
 	"github.com/thmanyah/enricher/internal/dbztest"
 	"github.com/thmanyah/enricher/internal/pgtemp"
 	"github.com/thmanyah/enricher/internal/testkafka"
+	"github.com/thmanyah/enricher/internal/testproc"
 	"github.com/thmanyah/enricher/tools/datagen"
 )
 
@@ -246,5 +248,55 @@ func TestBackfillREADMEFlags(t *testing.T) {
 	})
 	for name := range documented {
 		t.Errorf("README-backfill.md documents --%s, which `enricher backfill` does not have", name)
+	}
+}
+
+// TestBackfillConnectFailureIsOneLine runs the binary against a Postgres it
+// cannot use and checks README-backfill.md's promise: the failure is one
+// line on stderr naming Postgres, where, and what to check, with exit
+// status 1 and no checkpoint written.
+func TestBackfillConnectFailureIsOneLine(t *testing.T) {
+	refused := testproc.FreeAddr(t) // nothing listens there any more
+	for _, tc := range []struct {
+		name   string
+		pgURL  func(t *testing.T) string
+		prefix string // of the one line
+		hint   string
+	}{
+		{"server refuses connections", func(*testing.T) string { return "postgres://nobody@" + refused + "/x" },
+			"enricher: backfill: connect to postgres at " + refused + ": dial tcp " + refused + ": connect: connection refused",
+			"(is --pg-url right and the server up?)"},
+		{"database does not exist", func(t *testing.T) string {
+			pg := startPG(t)
+			return strings.Replace(pg.URL("postgres"), "/postgres?", "/no_such_db?", 1)
+		}, "enricher: backfill: connect to postgres at 127.0.0.1:", "(are the user, password and database in --pg-url right?)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pgURL := tc.pgURL(t)
+			cp := filepath.Join(t.TempDir(), "cp")
+			cmd := exec.Command(testproc.Binary(t), "backfill", "--pg-url", pgURL, "--from", "2025-01-01T00:00:00Z",
+				"--to", "2025-02-01T00:00:00Z", "--brokers", "127.0.0.1:9092", "--checkpoint", cp)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			if ee, ok := errors.AsType[*exec.ExitError](err); !ok || ee.ExitCode() != 1 {
+				t.Fatalf("got %v, want exit status 1", err)
+			}
+			var lines []string
+			for _, l := range strings.Split(stderr.String(), "\n") {
+				if strings.TrimSpace(l) != "" {
+					lines = append(lines, l)
+				}
+			}
+			if len(lines) != 1 || !strings.HasPrefix(lines[0], tc.prefix) || !strings.HasSuffix(lines[0], tc.hint) {
+				t.Fatalf("stderr:\n%s\nwant one line starting %q and ending %q", stderr.String(), tc.prefix, tc.hint)
+			}
+			if stdout.Len() != 0 {
+				t.Errorf("stdout: %q, want nothing", stdout.String())
+			}
+			if _, err := os.Stat(cp); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("checkpoint %s: %v, want none written", cp, err)
+			}
+		})
 	}
 }

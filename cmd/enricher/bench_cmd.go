@@ -1,10 +1,7 @@
 package main
 
 import (
-	"fmt"
 	"os"
-	"path/filepath"
-	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -15,8 +12,9 @@ import (
 )
 
 func newBenchCmd() *cobra.Command {
-	cfg := bench.Config{RunArgs: []string{"run"}, PassthroughArgs: []string{"bench", "passthrough"}}
-	var brokers, outDir, cpuProfile, brokerProfile, readme string
+	cfg := bench.Config{RunArgs: []string{"run"}, PassthroughArgs: []string{"bench", "passthrough"},
+		ProfiledRunArgs: func(file string) []string { return []string{"bench", "profiled-run", "--cpuprofile", file, "--"} }}
+	var brokers string
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "End-to-end benchmark: passthrough baseline vs the enricher on the same input",
@@ -31,45 +29,13 @@ the view from an empty data dir and a warm restart's time to ready, and (unless
 It prints the table and writes results.json and RESULTS.md into --out.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			exe, err := os.Executable()
-			if err != nil {
+			var err error
+			if cfg.Brokers, err = parseBrokers(brokers); err != nil {
 				return err
 			}
-			cfg.Exe = exe
-			cfg.Brokers = splitList(brokers)
 			cfg.Log = cmd.ErrOrStderr()
-			if cpuProfile != "" {
-				abs, err := filepath.Abs(cpuProfile)
-				if err != nil {
-					return err
-				}
-				cfg.ProfileRunArgs = []string{"bench", "profiled-run", "--cpuprofile", abs, "--"}
-			}
-			if brokerProfile != "" {
-				stop, err := startCPUProfile(brokerProfile)
-				if err != nil {
-					return err
-				}
-				defer stop()
-			}
-			res, err := bench.Run(cmd.Context(), cfg)
-			if err != nil {
-				return err
-			}
-			command := "enricher " + strings.Join(os.Args[1:], " ")
-			fmt.Fprintln(cmd.OutOrStdout(), res.Markdown(command))
-			if readme != "" {
-				if err := res.UpdateREADME(readme, command); err != nil {
-					return err
-				}
-			}
-			if outDir == "" {
-				return nil
-			}
-			if err := os.MkdirAll(outDir, 0o755); err != nil {
-				return err
-			}
-			return res.Write(outDir, command)
+			cfg.Command = "enricher " + strings.Join(os.Args[1:], " ")
+			return bench.Run(cmd.Context(), cfg, cmd.OutOrStdout())
 		},
 	}
 	fs := cmd.Flags()
@@ -82,10 +48,10 @@ It prints the table and writes results.json and RESULTS.md into --out.`,
 	fs.IntVar(&cfg.ScaleContent, "scale-content", 1_000_000, "content rows of the scale step (rows are added to reach it; 0 skips it)")
 	fs.IntVar(&cfg.Rounds, "rounds", 3, "alternating passthrough/enricher rounds; the ratio reported is their median")
 	fs.BoolVar(&cfg.SkipScale, "skip-scale", false, "skip the scale steps (two instances, --scale-content rows)")
-	fs.StringVar(&outDir, "out", "", "directory to write results.json and RESULTS.md into; empty: print only")
-	fs.StringVar(&readme, "readme", "", "a README whose bench block (between the bench:begin and bench:end comments) gets the results")
-	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the first enricher child to this file")
-	fs.StringVar(&brokerProfile, "broker-cpuprofile", "", "write a CPU profile of this process (the in-process broker, loading, polling) to this file")
+	fs.StringVar(&cfg.OutDir, "out", "", "directory to write results.json and RESULTS.md into; empty: print only")
+	fs.StringVar(&cfg.README, "readme", "", "a README whose bench block (between the bench:begin and bench:end comments) gets the results")
+	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the first enricher child to this file")
+	fs.StringVar(&cfg.BrokerCPUProfile, "broker-cpuprofile", "", "write a CPU profile of this process (the in-process broker, loading, polling) to this file")
 	cmd.AddCommand(newBenchPassthroughCmd(), newProfiledRunCmd())
 	return cmd
 }
@@ -100,7 +66,11 @@ func newBenchPassthroughCmd() *cobra.Command {
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg.Brokers, cfg.Topics = splitList(brokers), splitList(topics)
+			var err error
+			if cfg.Brokers, err = parseBrokers(brokers); err != nil {
+				return err
+			}
+			cfg.Topics = splitList(topics)
 			return bench.Passthrough(cmd.Context(), cfg)
 		},
 	}
@@ -121,7 +91,7 @@ func newProfiledRunCmd() *cobra.Command {
 		Short:  "enricher run under a CPU profile (bench)",
 		Hidden: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			stop, err := startCPUProfile(file)
+			stop, err := bench.StartCPUProfile(file)
 			if err != nil {
 				return err
 			}
@@ -134,17 +104,4 @@ func newProfiledRunCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&file, "cpuprofile", "", "CPU profile file")
 	return cmd
-}
-
-// startCPUProfile profiles this process into path until stop is called.
-func startCPUProfile(path string) (stop func(), err error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, err
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

@@ -30,8 +30,11 @@ created when missing. It exits 0 on SIGINT or SIGTERM after flushing.`,
 			if cfg.PGURL == "" {
 				return flagError("pg-url", "PG_URL", "required")
 			}
+			var err error
+			if cfg.Brokers, err = parseBrokers(brokers); err != nil {
+				return err
+			}
 			cfg.Tables = splitList(tables)
-			cfg.Brokers = splitList(brokers)
 			log, err := newLogger(level)
 			if err != nil {
 				return err

@@ -1,24 +1,19 @@
 package main
 
 import (
-	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
-	"go.uber.org/zap"
 
 	"github.com/thmanyah/enricher/tools/datagen"
 )
 
 func newDatagenCmd() *cobra.Command {
 	var (
-		cfg       datagen.Config
-		brokers   string
-		duration  time.Duration
-		logLevel  string
-		catalogue int
+		cfg               datagen.Config
+		brokers, logLevel string
+		duration          time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "datagen",
@@ -35,7 +30,10 @@ exactly one of the two. The same --seed gives the same catalogue and events.`,
 		Args:    cobra.NoArgs,
 		PreRunE: applyEnv,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg.Brokers = splitList(brokers)
+			var err error
+			if cfg.Brokers, err = parseBrokers(brokers); err != nil {
+				return err
+			}
 			if (cfg.PGURL == "") == (len(cfg.Brokers) == 0) {
 				return errors.New("datagen: give exactly one of --pg-url ($PG_URL) and --brokers ($KAFKA_BROKERS)")
 			}
@@ -44,12 +42,11 @@ exactly one of the two. The same --seed gives the same catalogue and events.`,
 				return flagError("rate", "DATAGEN_RATE", "must not be negative")
 			case cfg.UpdateRate < 0:
 				return flagError("update-rate", "DATAGEN_UPDATE_RATE", "must not be negative")
-			case catalogue < 1:
+			case cfg.Catalogue < 1:
 				return flagError("catalogue", "DATAGEN_CATALOGUE", "must be at least 1")
 			case duration < 0:
 				return flagError("duration", "DATAGEN_DURATION", "must not be negative")
 			}
-			cfg.Catalogue = catalogue
 			// In Config zero means the default and a negative rate means none.
 			if cfg.Rate == 0 {
 				cfg.Rate = -1
@@ -63,31 +60,7 @@ exactly one of the two. The same --seed gives the same catalogue and events.`,
 			}
 			defer func() { _ = log.Sync() }()
 			cfg.Logger = log
-			g, err := datagen.New(cfg)
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			if duration > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, duration)
-				defer cancel()
-			}
-			target := "postgres"
-			if cfg.PGURL == "" {
-				target = "kafka"
-			}
-			log.Info("datagen starting", zap.String("target", target), zap.Uint64("seed", cfg.Seed),
-				zap.Duration("duration", duration))
-			start := time.Now()
-			if err := g.Run(ctx); err != nil {
-				return err // the one-line reason is the last word
-			}
-			el := time.Since(start)
-			st := g.Stats()
-			fmt.Fprintf(cmd.OutOrStdout(), "datagen: %d content rows created, %d events (%.1f/s), %d updates, %d deletes in %s\n",
-				st.Content, st.Events, float64(st.Events)/el.Seconds(), st.Updates, st.Deletes, el.Round(time.Millisecond))
-			return nil
+			return datagen.RunFor(cmd.Context(), cfg, duration, cmd.OutOrStdout())
 		},
 	}
 	fs := cmd.Flags()
@@ -95,7 +68,7 @@ exactly one of the two. The same --seed gives the same catalogue and events.`,
 	fs.StringVar(&brokers, "brokers", "", "target Kafka bootstrap brokers, comma-separated")
 	fs.Float64Var(&cfg.Rate, "rate", datagen.DefaultRate, "engagement events per second (0: none)")
 	fs.Float64Var(&cfg.UpdateRate, "update-rate", datagen.DefaultUpdateRate, "content updates and deletes per second (0: none)")
-	fs.IntVar(&catalogue, "catalogue", datagen.DefaultCatalogue, "content rows to start with (topped up when the table has fewer)")
+	fs.IntVar(&cfg.Catalogue, "catalogue", datagen.DefaultCatalogue, "content rows to start with (topped up when the table has fewer)")
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "random seed: the same seed gives the same catalogue and events")
 	fs.DurationVar(&duration, "duration", 0, "stop after this long (0: until Ctrl-C)")
 	fs.StringVar(&cfg.TopicPrefix, "topic-prefix", datagen.DefaultTopicPrefix, "Debezium topic prefix: content goes to <prefix>.public.content (Kafka only)")

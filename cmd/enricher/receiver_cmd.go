@@ -3,28 +3,15 @@ package main
 import (
 	"fmt"
 	"net"
-	"net/http"
 	"time"
 
 	"github.com/spf13/cobra"
-	"go.uber.org/zap"
 
 	"github.com/thmanyah/enricher/tools/receiver"
 )
 
-// ReceiverConfig is what `enricher receiver` is configured with.
-type ReceiverConfig struct {
-	Addr     string
-	Faults   receiver.Faults
-	Seed     uint64
-	LogLevel string
-}
-
-func (c *ReceiverConfig) validate() error {
-	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
-		return flagError("addr", "RECEIVER_ADDR", fmt.Sprintf("%q is not host:port", c.Addr))
-	}
-	f := c.Faults
+// checkFaults names the flag of a fault setting that makes no sense.
+func checkFaults(f receiver.Faults) error {
 	for _, r := range []struct {
 		flag, env string
 		v         float64
@@ -32,21 +19,24 @@ func (c *ReceiverConfig) validate() error {
 		{"fail-rate", "RECEIVER_FAIL_RATE", f.FailRate}, {"throttle-rate", "RECEIVER_THROTTLE_RATE", f.ThrottleRate},
 		{"drop-rate", "RECEIVER_DROP_RATE", f.DropRate}, {"slow-rate", "RECEIVER_SLOW_RATE", f.SlowRate},
 	} {
-		if r.v < 0 || r.v > 1 {
+		if !(r.v >= 0 && r.v <= 1) {
 			return flagError(r.flag, r.env, "must be a fraction in [0,1]")
 		}
 	}
-	if f.FailRate+f.ThrottleRate+f.DropRate > 1 {
+	switch {
+	case f.FailRate+f.ThrottleRate+f.DropRate > 1:
 		return flagError("fail-rate", "RECEIVER_FAIL_RATE", "fail, throttle and drop rates add up to more than 1")
-	}
-	if f.Slow < 0 || f.RetryAfter < 0 {
-		return flagError("slow", "RECEIVER_SLOW", "durations must not be negative")
+	case f.Slow < 0:
+		return flagError("slow", "RECEIVER_SLOW", "must not be negative")
+	case f.RetryAfter < 0:
+		return flagError("retry-after", "RECEIVER_RETRY_AFTER", "must not be negative")
 	}
 	return nil
 }
 
 func newReceiverCmd() *cobra.Command {
-	var cfg ReceiverConfig
+	var cfg receiver.Config
+	var addr, logLevel string
 	cmd := &cobra.Command{
 		Use:   "receiver",
 		Short: "A stand-in for the external system `sink http` delivers to, with fault injection",
@@ -61,35 +51,27 @@ drop_rate, slow, slow_rate).`,
 		Args:    cobra.NoArgs,
 		PreRunE: applyEnv,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := cfg.validate(); err != nil {
+			if _, _, err := net.SplitHostPort(addr); err != nil {
+				return flagError("addr", "RECEIVER_ADDR", fmt.Sprintf("%q is not host:port", addr))
+			}
+			if err := checkFaults(cfg.Faults); err != nil {
 				return err
 			}
-			log, err := newLogger(cfg.LogLevel)
+			log, err := newLogger(logLevel)
 			if err != nil {
 				return err
 			}
 			defer func() { _ = log.Sync() }()
-			rcv := receiver.New(receiver.Config{Faults: cfg.Faults, Seed: cfg.Seed, Logger: log.Named("receiver")})
-			ln, err := net.Listen("tcp", cfg.Addr)
+			ln, err := net.Listen("tcp", addr)
 			if err != nil {
-				return flagError("addr", "RECEIVER_ADDR", fmt.Sprintf("listen on %q: %v (is the port in use?)", cfg.Addr, err))
+				return flagError("addr", "RECEIVER_ADDR", fmt.Sprintf("listen on %q: %v (is the port in use?)", addr, err))
 			}
-			srv := &http.Server{
-				Handler:           rcv,
-				ReadHeaderTimeout: 5 * time.Second,
-				ReadTimeout:       30 * time.Second,
-				WriteTimeout:      cfg.Faults.Slow + 30*time.Second,
-				IdleTimeout:       60 * time.Second,
-				ErrorLog:          zap.NewStdLog(log),
-			}
-			log.Info("receiver listening", zap.String("addr", ln.Addr().String()), zap.Float64("fail_rate", cfg.Faults.FailRate),
-				zap.Float64("throttle_rate", cfg.Faults.ThrottleRate), zap.Float64("drop_rate", cfg.Faults.DropRate),
-				zap.Duration("slow", cfg.Faults.Slow), zap.Float64("slow_rate", cfg.Faults.SlowRate))
-			return serveAndRun(cmd.Context(), srv, ln, log, nil)
+			cfg.Logger = log.Named("receiver")
+			return receiver.Run(cmd.Context(), cfg, ln)
 		},
 	}
 	fs := cmd.Flags()
-	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8090", "address to listen on")
+	fs.StringVar(&addr, "addr", "127.0.0.1:8090", "address to listen on")
 	fs.Float64Var(&cfg.Faults.FailRate, "fail-rate", 0, "fraction of POSTs answered 503 (not counted)")
 	fs.Float64Var(&cfg.Faults.ThrottleRate, "throttle-rate", 0, "fraction of POSTs answered 429 with Retry-After (not counted)")
 	fs.DurationVar(&cfg.Faults.RetryAfter, "retry-after", time.Second, "Retry-After of a 429, rounded up to whole seconds")
@@ -97,7 +79,7 @@ drop_rate, slow, slow_rate).`,
 	fs.DurationVar(&cfg.Faults.Slow, "slow", 0, "delay of an answer, after counting (0: none)")
 	fs.Float64Var(&cfg.Faults.SlowRate, "slow-rate", 1, "fraction of POSTs delayed by --slow")
 	fs.Uint64Var(&cfg.Seed, "seed", 0, "seed of the fault draws (0: random)")
-	fs.StringVar(&cfg.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	for flag, env := range map[string]string{
 		"addr": "RECEIVER_ADDR", "fail-rate": "RECEIVER_FAIL_RATE", "throttle-rate": "RECEIVER_THROTTLE_RATE",
 		"retry-after": "RECEIVER_RETRY_AFTER", "drop-rate": "RECEIVER_DROP_RATE", "slow": "RECEIVER_SLOW",

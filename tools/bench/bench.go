@@ -13,15 +13,21 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/thmanyah/enricher/internal/kafkax"
+	"github.com/thmanyah/enricher/internal/promq"
 )
 
-// Config sizes and places a run.
+// Config sizes and places a run, and says where its results go.
 type Config struct {
-	Exe        string   // the enricher binary; its children run `run` and the passthrough
+	Exe        string   // the enricher binary its children run; empty: this process's binary
 	Brokers    []string // empty: an in-process kfake cluster
 	Content    int      // content rows loaded before the first phase
 	Events     int      // events loaded, consumed by each phase from an empty group
@@ -37,13 +43,24 @@ type Config struct {
 	// the ratio reported is the median of the rounds'. Default 3.
 	Rounds int
 	// RunArgs and PassthroughArgs start the two children: RunArgs are
-	// `enricher run`'s words before its flags (["run"], or a profiling
-	// wrapper), PassthroughArgs the hidden passthrough command's.
+	// `enricher run`'s words before its flags, PassthroughArgs the hidden
+	// passthrough command's.
 	RunArgs, PassthroughArgs []string
-	// ProfileRunArgs, when set, replace RunArgs for the first enricher child
-	// (the 100k-row throughput and latency phases), e.g. under a CPU profile.
-	ProfileRunArgs []string
-	Log            io.Writer
+	// CPUProfile, when set, is the file the first enricher child (the
+	// 100k-row throughput and latency phases) writes a CPU profile to; it is
+	// started with ProfiledRunArgs(the file's absolute path) instead of
+	// RunArgs.
+	CPUProfile      string
+	ProfiledRunArgs func(file string) []string
+	// BrokerCPUProfile, when set, is the file this process's CPU profile
+	// (the in-process broker, loading, polling) is written to.
+	BrokerCPUProfile string
+	// OutDir, when set, receives results.json and RESULTS.md; README, when
+	// set, is a README whose bench block gets the results. Command is the
+	// command line recorded with them.
+	OutDir, README, Command string
+	// Log receives the progress lines; nil: discarded.
+	Log io.Writer
 }
 
 const (
@@ -53,23 +70,67 @@ const (
 )
 
 type runner struct {
-	cfg     Config
-	brokers []string
-	adm     *admin
-	dir     string
-	res     *Results
+	cfg         Config
+	profileArgs []string // start the first enricher child; nil: RunArgs
+	brokers     []string
+	adm         *admin
+	dir         string
+	res         *Results
 }
 
 func (r *runner) logf(format string, args ...any) {
 	fmt.Fprintf(r.cfg.Log, "%s  "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
 }
 
-// Run runs the benchmark and returns its results.
-func Run(ctx context.Context, cfg Config) (*Results, error) {
+// Run runs the benchmark, prints its table to out, and writes the results
+// where cfg says.
+func Run(ctx context.Context, cfg Config, out io.Writer) error {
+	if cfg.BrokerCPUProfile != "" {
+		stop, err := StartCPUProfile(cfg.BrokerCPUProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	res, err := Measure(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(out, res.Markdown(cfg.Command))
+	if cfg.README != "" {
+		if err := res.UpdateREADME(cfg.README, cfg.Command); err != nil {
+			return err
+		}
+	}
+	if cfg.OutDir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
+		return err
+	}
+	return res.Write(cfg.OutDir, cfg.Command)
+}
+
+// Measure runs the benchmark and returns its results.
+func Measure(ctx context.Context, cfg Config) (*Results, error) {
 	if cfg.Log == nil {
 		cfg.Log = io.Discard
 	}
+	if cfg.Exe == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, err
+		}
+		cfg.Exe = exe
+	}
 	r := &runner{cfg: cfg, brokers: cfg.Brokers, res: newResults(cfg)}
+	if cfg.CPUProfile != "" && cfg.ProfiledRunArgs != nil {
+		abs, err := filepath.Abs(cfg.CPUProfile)
+		if err != nil {
+			return nil, err
+		}
+		r.profileArgs = cfg.ProfiledRunArgs(abs)
+	}
 	if len(r.brokers) == 0 {
 		kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.ListenFn(func(network, _ string) (net.Listener, error) {
 			return net.Listen(network, "127.0.0.1:0")
@@ -118,12 +179,10 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 
 func (r *runner) load(ctx context.Context) error {
 	p := r.cfg.Partitions
-	for _, t := range []struct {
-		name  string
-		parts int
-		conf  map[string]string
-	}{{contentTopic, p, map[string]string{"cleanup.policy": "compact"}}, {eventsTopic, p, nil}, {dlqTopic, 1, nil}} {
-		if err := r.adm.create(ctx, t.name, t.parts, t.conf); err != nil {
+	for _, t := range []kafka.TopicConfig{
+		kafkax.Topic(contentTopic, p, "compact"), kafkax.Topic(eventsTopic, p, ""), kafkax.Topic(dlqTopic, 1, ""),
+	} {
+		if err := r.adm.create(ctx, t); err != nil {
 			return err
 		}
 	}
@@ -228,7 +287,7 @@ func (r *runner) round(ctx context.Context, i int) error {
 		return err
 	}
 	out := fmt.Sprintf("bench.out.enricher.%d", i)
-	if err := r.adm.create(ctx, out, r.cfg.Partitions, nil); err != nil {
+	if err := r.adm.create(ctx, kafkax.Topic(out, r.cfg.Partitions, "")); err != nil {
 		return err
 	}
 	defer r.adm.remove(ctx, out)
@@ -251,7 +310,7 @@ func (r *runner) round(ctx context.Context, i int) error {
 
 func (r *runner) passthrough(ctx context.Context, round int) (Throughput, error) {
 	out := fmt.Sprintf("bench.out.passthrough.%d", round)
-	if err := r.adm.create(ctx, out, r.cfg.Partitions, nil); err != nil {
+	if err := r.adm.create(ctx, kafkax.Topic(out, r.cfg.Partitions, "")); err != nil {
 		return Throughput{}, err
 	}
 	defer r.adm.remove(ctx, out)
@@ -281,8 +340,8 @@ func (r *runner) startRun(name, dataDir, group, out string, profile bool) (*chil
 	}
 	runtime.GC() // as in passthrough
 	words := r.cfg.RunArgs
-	if profile && len(r.cfg.ProfileRunArgs) > 0 {
-		words = r.cfg.ProfileRunArgs
+	if profile && r.profileArgs != nil {
+		words = r.profileArgs
 	}
 	args := append(append([]string{}, words...), "--brokers", join(r.brokers),
 		"--content-topic", contentTopic, "--events-topics", eventsTopic, "--output-topic", out,
@@ -292,7 +351,7 @@ func (r *runner) startRun(name, dataDir, group, out string, profile bool) (*chil
 
 func (r *runner) enricher(ctx context.Context) error {
 	out, dir := "bench.out.enricher", filepath.Join(r.dir, "enricher")
-	if err := r.adm.create(ctx, out, r.cfg.Partitions, nil); err != nil {
+	if err := r.adm.create(ctx, kafkax.Topic(out, r.cfg.Partitions, "")); err != nil {
 		return err
 	}
 	defer r.adm.remove(ctx, out)
@@ -312,7 +371,7 @@ func (r *runner) enricher(ctx context.Context) error {
 		return err
 	}
 	r.logf("enricher: %.0f events/s, %.2f CPU s per million (broker %.2f)", t.EventsPerSec, t.CPUSecPerMillion, t.BrokerCPUSecPerMillion)
-	if r.res.EnricherStages, err = c.stageQuantiles(nil); err != nil {
+	if r.res.EnricherStages, err = c.stageQuantiles(ctx, nil); err != nil {
 		return err
 	}
 	for _, st := range r.res.EnricherStages {
@@ -324,17 +383,18 @@ func (r *runner) enricher(ctx context.Context) error {
 	// batch's latency is observed just after its output is acked: wait for
 	// it, so it is not counted in the paced window.
 	time.Sleep(2 * time.Second)
-	var bounds, before []float64
+	var before *dto.Histogram
 	for deadline := time.Now().Add(5 * time.Second); ; {
-		if bounds, before, err = c.histogram("enricher_event_latency_seconds"); err != nil {
+		hs, err := c.histograms(ctx, latencyHistogram)
+		if err != nil {
 			return err
 		}
-		if len(before) > 0 && before[len(before)-1] >= float64(r.cfg.Events) || time.Now().After(deadline) {
+		if before = hs[latencyHistogram]; before.GetSampleCount() >= uint64(r.cfg.Events) || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	stagesBefore, err := c.histograms(stageHistograms) // the backlog's batches are in them
+	stagesBefore, err := c.histograms(ctx, stageHistograms...) // the backlog's batches are in them
 	if err != nil {
 		return err
 	}
@@ -350,16 +410,17 @@ func (r *runner) enricher(ctx context.Context) error {
 	if err := r.waitCount(ctx, out, int64(r.cfg.Events)+n, c); err != nil {
 		return err
 	}
-	_, after, err := c.histogram("enricher_event_latency_seconds")
-	if err != nil || len(after) != len(before) {
-		return fmt.Errorf("scrape latency histogram: %v", err)
+	hs, err := c.histograms(ctx, latencyHistogram)
+	if err != nil {
+		return err
 	}
-	for i := range after {
-		after[i] -= before[i]
+	d := promq.Sub(hs[latencyHistogram], before)
+	if d == nil {
+		return fmt.Errorf("latency histogram %s: missing, or its buckets changed", latencyHistogram)
 	}
 	r.res.Latency = Latency{OfferedPerSec: r.cfg.Rate, Events: n, Seconds: r.cfg.LatencyFor.Seconds(),
-		P50Ms: 1000 * quantile(bounds, after, 0.50), P99Ms: 1000 * quantile(bounds, after, 0.99)}
-	if r.res.Latency.Stages, err = c.stageQuantiles(stagesBefore); err != nil {
+		P50Ms: 1000 * promq.Quantile(d, 0.50), P99Ms: 1000 * promq.Quantile(d, 0.99)}
+	if r.res.Latency.Stages, err = c.stageQuantiles(ctx, stagesBefore); err != nil {
 		return err
 	}
 	r.logf("enricher: latency at %.0f events/s for %v: p50 %.1f ms, p99 %.1f ms (%d events)",
@@ -388,7 +449,7 @@ func (r *runner) enricher(ctx context.Context) error {
 
 func (r *runner) twoInstances(ctx context.Context) error {
 	out := "bench.out.two"
-	if err := r.adm.create(ctx, out, r.cfg.Partitions, nil); err != nil {
+	if err := r.adm.create(ctx, kafkax.Topic(out, r.cfg.Partitions, "")); err != nil {
 		return err
 	}
 	defer r.adm.remove(ctx, out)
@@ -437,7 +498,7 @@ func (r *runner) bigView(ctx context.Context) error {
 	}
 	r.logf("loaded content rows up to %d in %v", r.cfg.ScaleContent, time.Since(start).Round(time.Millisecond))
 	out := "bench.out.big"
-	if err := r.adm.create(ctx, out, r.cfg.Partitions, nil); err != nil {
+	if err := r.adm.create(ctx, kafkax.Topic(out, r.cfg.Partitions, "")); err != nil {
 		return err
 	}
 	defer r.adm.remove(ctx, out)
@@ -478,4 +539,17 @@ func join(s []string) string {
 		out += x
 	}
 	return out
+}
+
+// StartCPUProfile profiles this process into path until stop is called.
+func StartCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -15,6 +14,10 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/thmanyah/enricher/internal/promq"
 )
 
 // child is a process of the enricher binary: `enricher run` or the passthrough.
@@ -155,14 +158,8 @@ func (c *child) waitReady(ctx context.Context, limit time.Duration) (time.Durati
 	}
 }
 
-// histogram scrapes the cumulative buckets of one histogram from /metrics.
-func (c *child) histogram(name string) (bounds []float64, counts []float64, err error) {
-	hs, err := c.histograms([]string{name})
-	if err != nil {
-		return nil, nil, err
-	}
-	return hs[name].bounds, hs[name].counts, nil
-}
+// latencyHistogram is the enricher's end-to-end latency histogram.
+const latencyHistogram = "enricher_event_latency_seconds"
 
 // stageHistograms are the enricher's per-batch histograms reported beside
 // the latency, to tell where it goes.
@@ -171,96 +168,36 @@ var stageHistograms = []string{
 	"enricher_produce_seconds", "enricher_commit_seconds",
 }
 
-type histogram struct{ bounds, counts []float64 }
-
-// histograms scrapes the cumulative buckets of the named histograms from
-// one read of /metrics.
-func (c *child) histograms(names []string) (map[string]histogram, error) {
-	resp, err := http.Get("http://" + c.http + "/metrics")
+// histograms scrapes the named histograms from one read of /metrics; an
+// absent one is nil.
+func (c *child) histograms(ctx context.Context, names ...string) (map[string]*dto.Histogram, error) {
+	mfs, err := promq.Scrape(ctx, "http://"+c.http+"/metrics")
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
-	out := make(map[string]histogram, len(names))
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		for _, name := range names {
-			prefix := name + `_bucket{le="`
-			if !strings.HasPrefix(line, prefix) {
-				continue
-			}
-			rest := line[len(prefix):]
-			q := strings.IndexByte(rest, '"')
-			sp := strings.LastIndexByte(rest, ' ')
-			if q < 0 || sp < 0 {
-				continue
-			}
-			le, err1 := strconv.ParseFloat(rest[:q], 64)
-			n, err2 := strconv.ParseFloat(rest[sp+1:], 64)
-			if err1 != nil || err2 != nil {
-				continue
-			}
-			h := out[name]
-			h.bounds, h.counts = append(h.bounds, le), append(h.counts, n)
-			out[name] = h
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("scrape /metrics: %w", err)
+	out := make(map[string]*dto.Histogram, len(names))
+	for _, n := range names {
+		out[n] = promq.Histogram(mfs, n)
 	}
 	return out, nil
 }
 
 // stageQuantiles scrapes stageHistograms again and returns the quantiles of
-// what they observed since before.
-func (c *child) stageQuantiles(before map[string]histogram) ([]Stage, error) {
-	after, err := c.histograms(stageHistograms)
+// what they observed since before (nil: since the start).
+func (c *child) stageQuantiles(ctx context.Context, before map[string]*dto.Histogram) ([]Stage, error) {
+	after, err := c.histograms(ctx, stageHistograms...)
 	if err != nil {
 		return nil, err
 	}
 	var out []Stage
 	for _, n := range stageHistograms {
-		a, b := after[n], before[n]
-		if b.counts == nil {
-			b.counts = make([]float64, len(a.counts)) // nil before: everything since start
-		}
-		if len(a.counts) != len(b.counts) {
+		d := promq.Sub(after[n], before[n])
+		if d.GetSampleCount() == 0 {
 			continue
 		}
-		d := make([]float64, len(a.counts))
-		for i := range d {
-			d[i] = a.counts[i] - b.counts[i]
-		}
-		if len(d) == 0 || d[len(d)-1] == 0 {
-			continue
-		}
-		out = append(out, Stage{Metric: n, P50: quantile(a.bounds, d, 0.5), P99: quantile(a.bounds, d, 0.99)})
+		out = append(out, Stage{Metric: n, P50: promq.Quantile(d, 0.5), P99: promq.Quantile(d, 0.99)})
 	}
 	return out, nil
-}
-
-// quantile estimates a quantile from cumulative buckets by linear
-// interpolation in the bucket that holds it, as Prometheus does.
-func quantile(bounds, counts []float64, q float64) float64 {
-	if len(counts) == 0 || counts[len(counts)-1] == 0 {
-		return math.NaN()
-	}
-	rank, lower, prev := q*counts[len(counts)-1], 0.0, 0.0
-	for i, n := range counts {
-		if n >= rank {
-			if math.IsInf(bounds[i], 1) {
-				return lower
-			}
-			if n == prev {
-				return bounds[i]
-			}
-			return lower + (bounds[i]-lower)*(rank-prev)/(n-prev)
-		}
-		lower, prev = bounds[i], n
-	}
-	return lower
 }
 
 func freeAddr() (string, error) {

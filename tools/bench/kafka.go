@@ -28,17 +28,15 @@ func newAdmin(brokers []string) *admin {
 	return &admin{cl: &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 30 * time.Second}}
 }
 
-func (a *admin) create(ctx context.Context, topic string, parts int, conf map[string]string) error {
-	tc := kafka.TopicConfig{Topic: topic, NumPartitions: parts, ReplicationFactor: -1}
-	for k, v := range conf {
-		tc.ConfigEntries = append(tc.ConfigEntries, kafka.ConfigEntry{ConfigName: k, ConfigValue: v})
-	}
+// create creates a topic; unlike kafkax.EnsureTopics, a broker refusing it
+// is an error: the bench needs its topics as asked for.
+func (a *admin) create(ctx context.Context, tc kafka.TopicConfig) error {
 	res, err := a.cl.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{tc}})
 	if err != nil {
-		return fmt.Errorf("create topic %s: %w", topic, err)
+		return fmt.Errorf("create topic %s: %w", tc.Topic, err)
 	}
-	if e := res.Errors[topic]; e != nil && !errors.Is(e, kafka.TopicAlreadyExists) {
-		return fmt.Errorf("create topic %s: %w", topic, e)
+	if e := res.Errors[tc.Topic]; e != nil && !errors.Is(e, kafka.TopicAlreadyExists) {
+		return fmt.Errorf("create topic %s: %w", tc.Topic, e)
 	}
 	return nil
 }

@@ -13,8 +13,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
+
+	"github.com/thmanyah/enricher/internal/kafkax"
 )
 
 // Config configures a Capture. Zero fields take the defaults shown.
@@ -162,14 +163,10 @@ func (c *Capture) Run(ctx context.Context) (err error) {
 	if err := c.ensureTopics(ctx); err != nil {
 		return quiet(ctx, fmt.Errorf("capture: %w", err))
 	}
-	w := &kafka.Writer{
-		Addr:         kafka.TCP(c.cfg.Brokers...),
-		Balancer:     &kafka.Murmur2Balancer{},
-		RequiredAcks: kafka.RequireAll,
-		BatchSize:    writerBatch,
-		BatchTimeout: 100 * time.Microsecond, // the sink batches; see sink.go
-		MaxAttempts:  10,
-	}
+	w := kafkax.NewWriter(c.cfg.Brokers)
+	// The sink batches (see sink.go): smaller requests per partition, less
+	// linger, and more attempts, since a failed write stops the capture.
+	w.BatchSize, w.BatchTimeout, w.MaxAttempts = writerBatch, 100*time.Microsecond, 10
 	defer w.Close()
 	repl, err := c.connectRepl(ctx)
 	if err != nil {

@@ -10,6 +10,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
+
+	"github.com/thmanyah/enricher/internal/kafkax"
 )
 
 // table is a captured table as the catalog describes it.
@@ -333,14 +335,17 @@ func (e *snapEmitter) finish(ctx context.Context) error {
 }
 
 // ensureTopics creates missing topics; the content table's is compacted.
+// Unlike kafkax.EnsureTopics, a topic the broker refuses is an error: a
+// content topic auto-created without compaction would lose the view's rows
+// to retention.
 func (c *Capture) ensureTopics(ctx context.Context) error {
 	topics := make([]kafka.TopicConfig, 0, len(c.tables))
 	for _, t := range c.tables {
-		tc := kafka.TopicConfig{Topic: t.topic, NumPartitions: c.cfg.Partitions, ReplicationFactor: -1}
+		policy := ""
 		if t.name == "content" {
-			tc.ConfigEntries = []kafka.ConfigEntry{{ConfigName: "cleanup.policy", ConfigValue: "compact"}}
+			policy = "compact"
 		}
-		topics = append(topics, tc)
+		topics = append(topics, kafkax.Topic(t.topic, c.cfg.Partitions, policy))
 	}
 	cl := &kafka.Client{Addr: kafka.TCP(c.cfg.Brokers...)}
 	res, err := cl.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: topics})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"strings"
 	"sync/atomic"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"go.uber.org/zap"
+
+	"github.com/thmanyah/enricher/internal/kafkax"
 )
 
 // Schema is the contract's DDL of the two tables, safe to run again.
@@ -36,7 +39,7 @@ CREATE TABLE IF NOT EXISTS engagement_events (
 // Defaults of the zero Config fields.
 const (
 	DefaultTopicPrefix = "thmanyah"
-	DefaultEventsTopic = "thmanyah.public.engagement_events"
+	DefaultEventsTopic = kafkax.TopicEngagement
 	DefaultCatalogue   = 200
 	DefaultRate        = 100
 	DefaultUpdateRate  = 0.2
@@ -160,6 +163,34 @@ func (g *Generator) Run(ctx context.Context) error {
 		return nil
 	}
 	return err
+}
+
+// RunFor runs a Generator for cfg until ctx ends or d passes (0: no
+// limit), then writes what it wrote as one line to out: what `enricher
+// datagen` does.
+func RunFor(ctx context.Context, cfg Config, d time.Duration, out io.Writer) error {
+	g, err := New(cfg)
+	if err != nil {
+		return err
+	}
+	if d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
+	target := "postgres"
+	if g.cfg.PGURL == "" {
+		target = "kafka"
+	}
+	g.log.Info("datagen starting", zap.String("target", target), zap.Uint64("seed", g.cfg.Seed), zap.Duration("duration", d))
+	start := time.Now()
+	if err := g.Run(ctx); err != nil {
+		return err
+	}
+	el, st := time.Since(start), g.Stats()
+	fmt.Fprintf(out, "datagen: %d content rows created, %d events (%.1f/s), %d updates, %d deletes in %s\n",
+		st.Content, st.Events, float64(st.Events)/el.Seconds(), st.Updates, st.Deletes, el.Round(time.Millisecond))
+	return nil
 }
 
 func (g *Generator) run(ctx context.Context) error {

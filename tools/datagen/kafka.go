@@ -2,14 +2,15 @@ package datagen
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/segmentio/kafka-go"
-	"github.com/thmanyah/enricher/debezium"
 	"go.uber.org/zap"
+
+	"github.com/thmanyah/enricher/debezium"
+	"github.com/thmanyah/enricher/internal/kafkax"
 )
 
 // kafkaSink writes what Debezium would write for the content table and the
@@ -37,43 +38,19 @@ func openKafka(ctx context.Context, cfg Config, log *zap.Logger) (*kafkaSink, er
 		nextID:       time.Now().UnixMilli() * 1000,
 		txID:         time.Now().Unix() % 1_000_000_000,
 	}
-	if err := ensureTopics(ctx, cfg.Brokers, map[string]string{k.contentTopic: "compact", k.eventsTopic: "delete"}, log); err != nil {
-		return nil, err
+	// The broker's default partitions and replication; the content topic
+	// compacted like Debezium's.
+	if err := kafkax.EnsureTopics(ctx, cfg.Brokers, log, kafkax.Topic(k.contentTopic, -1, "compact"),
+		kafkax.Topic(k.eventsTopic, -1, "delete")); err != nil {
+		return nil, fmt.Errorf("datagen: %w", err) // it names the brokers when none answered
 	}
-	k.w = &kafka.Writer{
-		Addr:                   kafka.TCP(cfg.Brokers...),
-		Balancer:               &kafka.Murmur2Balancer{},
-		BatchTimeout:           5 * time.Millisecond,
-		BatchSize:              5000,
-		RequiredAcks:           kafka.RequireAll,
-		AllowAutoTopicCreation: true,
-	}
+	k.w = kafkax.NewWriter(cfg.Brokers)
+	// A paced generator writes whole ticks at once: up to 5000 records in
+	// one request, a few milliseconds' linger to gather them, and topics a
+	// broker refused to create are left to auto-creation.
+	k.w.BatchSize, k.w.BatchTimeout = 5000, 5*time.Millisecond
+	k.w.AllowAutoTopicCreation = true
 	return k, nil
-}
-
-// ensureTopics creates the topics with the broker's default partitions and
-// replication, the content topic compacted like Debezium's. A broker that
-// cannot be reached is an error; one that refuses (policy, ACLs) is left
-// to auto-create them.
-func ensureTopics(ctx context.Context, brokers []string, policies map[string]string, log *zap.Logger) error {
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	var topics []kafka.TopicConfig
-	for name, policy := range policies {
-		topics = append(topics, kafka.TopicConfig{Topic: name, NumPartitions: -1, ReplicationFactor: -1,
-			ConfigEntries: []kafka.ConfigEntry{{ConfigName: "cleanup.policy", ConfigValue: policy}}})
-	}
-	c := &kafka.Client{Addr: kafka.TCP(brokers...)}
-	res, err := c.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: topics})
-	if err != nil {
-		return fmt.Errorf("datagen: kafka %v: create topics: %w", brokers, err)
-	}
-	for name, err := range res.Errors {
-		if err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
-			log.Warn("could not create topic; relying on auto-creation", zap.String("topic", name), zap.Error(err))
-		}
-	}
-	return nil
 }
 
 func (k *kafkaSink) close() { _ = k.w.Close() }

@@ -15,17 +15,21 @@
 package receiver
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strconv"
 	"sync"
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/thmanyah/enricher/internal/rungroup"
 )
 
 // Faults is what the receiver injects; rates are fractions of requests.
@@ -305,4 +309,26 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// Run serves a Receiver configured by cfg on ln until ctx ends (it then
+// shuts down gracefully, letting requests in flight finish, and returns
+// nil) or serving fails. ln is closed when Run returns.
+func Run(ctx context.Context, cfg Config, ln net.Listener) error {
+	r := New(cfg)
+	srv := &http.Server{
+		Handler:           r,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      cfg.Faults.Slow + 30*time.Second,
+		IdleTimeout:       60 * time.Second,
+		ErrorLog:          zap.NewStdLog(r.log),
+	}
+	f := cfg.Faults
+	r.log.Info("receiver listening", zap.String("addr", ln.Addr().String()), zap.Float64("fail_rate", f.FailRate),
+		zap.Float64("throttle_rate", f.ThrottleRate), zap.Float64("drop_rate", f.DropRate),
+		zap.Duration("slow", f.Slow), zap.Float64("slow_rate", f.SlowRate))
+	g := rungroup.New(ctx, r.log)
+	g.Serve(srv, ln)
+	return g.Run()
 }
