@@ -4,12 +4,21 @@
 // The cluster listens on 127.0.0.1 on a free port, trusts local connections,
 // has logical replication on (wal_level=logical) and fsync off, and lives in
 // a temporary directory removed by Stop. As root it runs as the postgres OS
-// user, because initdb and postgres refuse to run as root. The first cluster
-// of a process runs initdb into a template; later ones copy it (~0.3 s).
+// user, because initdb and postgres refuse to run as root.
+//
+// Every cluster is a copy (~0.3 s) of a template data directory that initdb
+// made once per machine, user and server version, and that is kept in the
+// user's cache directory, not in the temporary directory: see CacheDir. The
+// template is created under a lock and moved into place by a rename, so
+// concurrent processes (go test runs packages in parallel) make it once and
+// never see it half-written; it is reused across processes and never grows
+// beyond one directory per Postgres server version.
 package pgtemp
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -17,6 +26,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -65,6 +75,8 @@ func (c *Cluster) URL(db string) string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", c.Port, db)
 }
 
+// template is this process's template data directory: found in the cache,
+// or made there, by the first Start.
 var template struct {
 	once sync.Once
 	dir  string
@@ -81,7 +93,7 @@ func Start(ctx context.Context) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	template.once.Do(func() { template.dir, template.err = initTemplate(bin, cred, uid, gid) })
+	template.once.Do(func() { template.dir, template.err = cachedTemplate(bin, cred, uid, gid) })
 	if template.err != nil {
 		return nil, template.err
 	}
@@ -169,21 +181,126 @@ func (c *Cluster) Stop() {
 	os.RemoveAll(c.Dir)
 }
 
-func initTemplate(bin string, cred *syscall.Credential, uid, gid int) (string, error) {
-	root, err := os.MkdirTemp("", "enricher-pgtemplate-")
+// initdbArgs are initdb's options after -D; they are part of the template's
+// cache key.
+var initdbArgs = []string{"-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"}
+
+// CacheDir returns the directory holding the template data directories:
+// enricher/pgtemplate under os.UserCacheDir ($XDG_CACHE_HOME, else
+// ~/.cache), or enricher-cache-<uid>/pgtemplate under os.TempDir when there
+// is no home directory. It holds a lock file and one data directory per
+// Postgres server version (named pg<version>-<hash>, about 40 MB); deleting
+// it is safe while no cluster is starting.
+func CacheDir() string {
+	if dir, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(dir, "enricher", "pgtemplate")
+	}
+	return filepath.Join(os.TempDir(), fmt.Sprintf("enricher-cache-%d", os.Getuid()), "pgtemplate")
+}
+
+// cachedTemplate returns the template data directory for the server in bin
+// run as uid, making it when the cache has none.
+func cachedTemplate(bin string, cred *syscall.Credential, uid, gid int) (string, error) {
+	base := CacheDir()
+	key, err := templateKey(bin, uid)
 	if err != nil {
 		return "", err
 	}
-	if err := chownAll(root, uid, gid); err != nil {
+	final := filepath.Join(base, key)
+	if complete(final) {
+		return final, nil
+	}
+	if err := os.MkdirAll(base, 0o700); err != nil {
+		return "", fmt.Errorf("template cache: %w", err)
+	}
+	lock, err := os.OpenFile(filepath.Join(base, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("template cache: %w", err)
+	}
+	defer lock.Close() // releases the lock
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return "", fmt.Errorf("template cache: lock: %w", err)
+	}
+	if complete(final) { // another process made it while we waited
+		return final, nil
+	}
+	removeLeftovers(base)
+	if err := os.RemoveAll(final); err != nil { // incomplete: damaged by hand
+		return "", fmt.Errorf("template cache: %w", err)
+	}
+	// initdb runs as the postgres user when we are root, and it cannot
+	// reach a cache under /root: make the cluster in the temporary
+	// directory, like the clusters themselves, then copy it in.
+	work, err := os.MkdirTemp("", "enricher-pginit-")
+	if err != nil {
 		return "", err
 	}
-	dir := filepath.Join(root, "data")
-	cmd := exec.Command(filepath.Join(bin, "initdb"), "-D", dir, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync")
+	defer os.RemoveAll(work)
+	if err := chownAll(work, uid, gid); err != nil {
+		return "", err
+	}
+	cmd := exec.Command(filepath.Join(bin, "initdb"), append([]string{"-D", filepath.Join(work, "data")}, initdbArgs...)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("initdb: %v: %s", err, out)
 	}
-	return dir, nil
+	staging := filepath.Join(base, ".tmp-"+key)
+	if out, err := exec.Command("cp", "-a", filepath.Join(work, "data"), staging).CombinedOutput(); err != nil {
+		os.RemoveAll(staging)
+		return "", fmt.Errorf("copy template into %s: %v: %s", base, err, out)
+	}
+	if err := os.Rename(staging, final); err != nil {
+		os.RemoveAll(staging)
+		return "", fmt.Errorf("template cache: %w", err)
+	}
+	return final, nil
+}
+
+// complete says whether dir is a data directory initdb finished: a template
+// only appears under its final name once complete, so this fails only when
+// someone damaged it.
+func complete(dir string) bool {
+	for _, f := range []string{"PG_VERSION", filepath.Join("global", "pg_control")} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+var serverVersion = regexp.MustCompile(`[0-9]+(\.[0-9]+)*`)
+
+// templateKey names the template of the server in bin run as uid: its
+// version, and a hash of everything initdb's output depends on.
+func templateKey(bin string, uid int) (string, error) {
+	out, err := exec.Command(filepath.Join(bin, "postgres"), "--version").Output()
+	if err != nil {
+		return "", fmt.Errorf("postgres --version: %w", err)
+	}
+	version := strings.TrimSpace(string(out))
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%d\x00%s", bin, version, uid, strings.Join(initdbArgs, " "))
+	short := serverVersion.FindString(version)
+	if short == "" {
+		short = "unknown"
+	}
+	return "pg" + short + "-" + hex.EncodeToString(h.Sum(nil))[:12], nil
+}
+
+// removeLeftovers removes what a process killed while making a template
+// left: its staging copy in the cache, and, after an hour (initdb takes
+// seconds), its initdb directory. The caller holds the cache's lock.
+func removeLeftovers(base string) {
+	staged, _ := filepath.Glob(filepath.Join(base, ".tmp-*"))
+	for _, d := range staged {
+		os.RemoveAll(d)
+	}
+	inits, _ := filepath.Glob(filepath.Join(os.TempDir(), "enricher-pginit-*"))
+	for _, d := range inits {
+		if st, err := os.Stat(d); err == nil && time.Since(st.ModTime()) > time.Hour {
+			os.RemoveAll(d)
+		}
+	}
 }
 
 // credential returns who runs the server: the postgres user when we are root.
