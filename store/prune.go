@@ -1,12 +1,14 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
 	"github.com/google/uuid"
+	"go.uber.org/zap"
 )
 
 // cut drops the first n versions of a row, whose first sequence is firstSeq.
@@ -142,5 +144,25 @@ func (p *pruner) commit() error {
 func (p *pruner) discard() {
 	if p.txn != nil {
 		p.txn.Discard()
+	}
+}
+
+// PruneEvery prunes every interval until ctx ends. A failed prune is logged
+// and tried again at the next tick: old versions only cost disk meanwhile.
+func (s *Store) PruneEvery(ctx context.Context, interval time.Duration) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			n, err := s.Prune(time.Now())
+			if err != nil {
+				s.log.Warn("prune content history", zap.Error(err))
+			} else if n > 0 {
+				s.log.Info("pruned content history", zap.Int("versions", n))
+			}
+		}
 	}
 }

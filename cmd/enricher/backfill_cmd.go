@@ -4,6 +4,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/thmanyah/enricher/backfill"
+	"github.com/thmanyah/enricher/internal/cli"
 )
 
 func newBackfillCmd() *cobra.Command {
@@ -27,13 +28,13 @@ be sent and sends nothing. See README-backfill.md.`,
 		Example: `  enricher backfill --pg-url postgres://enricher@db:5432/thmanyah \
     --from 2025-01-01T00:00:00Z --to 2025-02-01T00:00:00Z --rate 2000 --brokers kafka:9092`,
 		Args:    cobra.NoArgs,
-		PreRunE: applyEnv,
+		PreRunE: cli.ApplyEnv,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
-			if cc.Brokers, err = parseBrokers(brokers); err != nil {
+			if cc.Brokers, err = cli.ParseBrokers(brokers); err != nil {
 				return err
 			}
-			log, err := newLogger(logLevel)
+			log, err := cli.NewLogger(logLevel)
 			if err != nil {
 				return err
 			}
@@ -55,12 +56,10 @@ be sent and sends nothing. See README-backfill.md.`,
 	fs.BoolVar(&cc.DryRun, "dry-run", false, "count the events and the id range that would be sent; send nothing")
 	fs.DurationVar(&cc.CountTimeout, "count-timeout", backfill.DefaultCountTimeout, "time allowed for the exact count(*) of the progress total; past it the planner's estimate (0: the estimate alone)")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	for flag, env := range map[string]string{
+	cli.BindEnvs(fs, map[string]string{
 		"pg-url": "PG_URL", "from": "BACKFILL_FROM", "to": "BACKFILL_TO", "batch": "BACKFILL_BATCH", "rate": "BACKFILL_RATE",
 		"topic": "BACKFILL_TOPIC", "brokers": "KAFKA_BROKERS", "checkpoint": "BACKFILL_CHECKPOINT", "resume": "BACKFILL_RESUME",
 		"dry-run": "BACKFILL_DRY_RUN", "count-timeout": "BACKFILL_COUNT_TIMEOUT", "log-level": "LOG_LEVEL",
-	} {
-		bindEnv(fs, flag, env)
-	}
+	})
 	return cmd
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/thmanyah/enricher/backfill"
+	"github.com/thmanyah/enricher/internal/cli"
 	"github.com/thmanyah/enricher/internal/dbztest"
 	"github.com/thmanyah/enricher/internal/pgtemp"
 	"github.com/thmanyah/enricher/internal/testkafka"
@@ -240,8 +241,8 @@ func TestBackfillREADMEFlags(t *testing.T) {
 		switch {
 		case !ok:
 			t.Errorf("--%s is not in README-backfill.md's flag table", f.Name)
-		case len(f.Annotations[envAnnotation]) != 1 || f.Annotations[envAnnotation][0] != doc[0]:
-			t.Errorf("--%s: README says $%s, the binary reads %v", f.Name, doc[0], f.Annotations[envAnnotation])
+		case len(f.Annotations[cli.EnvAnnotation]) != 1 || f.Annotations[cli.EnvAnnotation][0] != doc[0]:
+			t.Errorf("--%s: README says $%s, the binary reads %v", f.Name, doc[0], f.Annotations[cli.EnvAnnotation])
 		case f.DefValue != doc[1]:
 			t.Errorf("--%s: README says default %q, the binary has %q", f.Name, doc[1], f.DefValue)
 		}

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/thmanyah/enricher/enricher"
+	"github.com/thmanyah/enricher/internal/cli"
 	"github.com/thmanyah/enricher/tools/bench"
 )
 
@@ -30,7 +31,7 @@ It prints the table and writes results.json and RESULTS.md into --out.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
-			if cfg.Brokers, err = parseBrokers(brokers); err != nil {
+			if cfg.Brokers, err = cli.ParseBrokers(brokers); err != nil {
 				return err
 			}
 			cfg.Log = cmd.ErrOrStderr()
@@ -67,10 +68,10 @@ func newBenchPassthroughCmd() *cobra.Command {
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
-			if cfg.Brokers, err = parseBrokers(brokers); err != nil {
+			if cfg.Brokers, err = cli.ParseBrokers(brokers); err != nil {
 				return err
 			}
-			cfg.Topics = splitList(topics)
+			cfg.Topics = cli.SplitList(topics)
 			return bench.Passthrough(cmd.Context(), cfg)
 		},
 	}

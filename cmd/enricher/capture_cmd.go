@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/thmanyah/enricher/internal/cli"
 	"github.com/thmanyah/enricher/tools/capture"
 )
 
@@ -25,17 +26,17 @@ confirmed to Postgres only after Kafka acknowledged every record before it, so
 a crash repeats changes but never loses one. The publication and the slot are
 created when missing. It exits 0 on SIGINT or SIGTERM after flushing.`,
 		Args:    cobra.NoArgs,
-		PreRunE: applyEnv,
+		PreRunE: cli.ApplyEnv,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cfg.PGURL == "" {
-				return flagError("pg-url", "PG_URL", "required")
+				return cli.FlagError("pg-url", "PG_URL", "required")
 			}
 			var err error
-			if cfg.Brokers, err = parseBrokers(brokers); err != nil {
+			if cfg.Brokers, err = cli.ParseBrokers(brokers); err != nil {
 				return err
 			}
-			cfg.Tables = splitList(tables)
-			log, err := newLogger(level)
+			cfg.Tables = cli.SplitList(tables)
+			log, err := cli.NewLogger(level)
 			if err != nil {
 				return err
 			}
@@ -57,11 +58,9 @@ created when missing. It exits 0 on SIGINT or SIGTERM after flushing.`,
 	fs.StringVar(&cfg.Publication, "publication", "enricher_capture", "publication of the tables (created when missing)")
 	fs.IntVar(&cfg.Partitions, "partitions", 3, "partitions of the topics capture creates")
 	fs.StringVar(&level, "log-level", "info", "log level: debug, info, warn, error")
-	for flag, env := range map[string]string{
+	cli.BindEnvs(fs, map[string]string{
 		"pg-url": "PG_URL", "tables": "CAPTURE_TABLES", "topic-prefix": "TOPIC_PREFIX", "brokers": "KAFKA_BROKERS",
 		"slot": "CAPTURE_SLOT", "publication": "CAPTURE_PUBLICATION", "partitions": "CAPTURE_PARTITIONS", "log-level": "LOG_LEVEL",
-	} {
-		bindEnv(fs, flag, env)
-	}
+	})
 	return cmd
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/thmanyah/enricher/internal/cli"
 	"github.com/thmanyah/enricher/tools/datagen"
 )
 
@@ -28,10 +29,10 @@ with --brokers it writes Debezium JSON content records to
 <topic-prefix>.public.content and plain JSON events to --events-topic. Give
 exactly one of the two. The same --seed gives the same catalogue and events.`,
 		Args:    cobra.NoArgs,
-		PreRunE: applyEnv,
+		PreRunE: cli.ApplyEnv,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
-			if cfg.Brokers, err = parseBrokers(brokers); err != nil {
+			if cfg.Brokers, err = cli.ParseBrokers(brokers); err != nil {
 				return err
 			}
 			if (cfg.PGURL == "") == (len(cfg.Brokers) == 0) {
@@ -39,13 +40,13 @@ exactly one of the two. The same --seed gives the same catalogue and events.`,
 			}
 			switch {
 			case cfg.Rate < 0:
-				return flagError("rate", "DATAGEN_RATE", "must not be negative")
+				return cli.FlagError("rate", "DATAGEN_RATE", "must not be negative")
 			case cfg.UpdateRate < 0:
-				return flagError("update-rate", "DATAGEN_UPDATE_RATE", "must not be negative")
+				return cli.FlagError("update-rate", "DATAGEN_UPDATE_RATE", "must not be negative")
 			case cfg.Catalogue < 1:
-				return flagError("catalogue", "DATAGEN_CATALOGUE", "must be at least 1")
+				return cli.FlagError("catalogue", "DATAGEN_CATALOGUE", "must be at least 1")
 			case duration < 0:
-				return flagError("duration", "DATAGEN_DURATION", "must not be negative")
+				return cli.FlagError("duration", "DATAGEN_DURATION", "must not be negative")
 			}
 			// In Config zero means the default and a negative rate means none.
 			if cfg.Rate == 0 {
@@ -54,7 +55,7 @@ exactly one of the two. The same --seed gives the same catalogue and events.`,
 			if cfg.UpdateRate == 0 {
 				cfg.UpdateRate = -1
 			}
-			log, err := newLogger(logLevel)
+			log, err := cli.NewLogger(logLevel)
 			if err != nil {
 				return err
 			}
@@ -74,12 +75,10 @@ exactly one of the two. The same --seed gives the same catalogue and events.`,
 	fs.StringVar(&cfg.TopicPrefix, "topic-prefix", datagen.DefaultTopicPrefix, "Debezium topic prefix: content goes to <prefix>.public.content (Kafka only)")
 	fs.StringVar(&cfg.EventsTopic, "events-topic", datagen.DefaultEventsTopic, "topic of the plain JSON engagement events (Kafka only)")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	for flag, env := range map[string]string{
+	cli.BindEnvs(fs, map[string]string{
 		"pg-url": "PG_URL", "brokers": "KAFKA_BROKERS", "rate": "DATAGEN_RATE", "update-rate": "DATAGEN_UPDATE_RATE",
 		"catalogue": "DATAGEN_CATALOGUE", "seed": "DATAGEN_SEED", "duration": "DATAGEN_DURATION",
 		"topic-prefix": "TOPIC_PREFIX", "events-topic": "EVENTS_TOPIC", "log-level": "LOG_LEVEL",
-	} {
-		bindEnv(fs, flag, env)
-	}
+	})
 	return cmd
 }

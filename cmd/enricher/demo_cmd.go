@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
+	"github.com/thmanyah/enricher/internal/cli"
 	"github.com/thmanyah/enricher/internal/kafkax"
 	"github.com/thmanyah/enricher/tools/demo"
 )
@@ -28,7 +29,7 @@ Debezium records straight to Kafka. Query the view meanwhile:
 
 Ctrl-C stops it cleanly; --duration stops it by itself.`,
 		Args:    cobra.NoArgs,
-		PreRunE: applyEnv,
+		PreRunE: cli.ApplyEnv,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			switch {
 			case !(cfg.Rate > 0):
@@ -40,7 +41,7 @@ Ctrl-C stops it cleanly; --duration stops it by itself.`,
 			case cfg.Duration < 0:
 				return errors.New("--duration: must not be negative (0: until Ctrl-C)")
 			}
-			log, err := newLogger(logLevel)
+			log, err := cli.NewLogger(logLevel)
 			if err != nil {
 				return err
 			}
@@ -68,8 +69,8 @@ Ctrl-C stops it cleanly; --duration stops it by itself.`,
 	fs.DurationVar(&cfg.StatusEvery, "status-every", 3*time.Second, "how often the status line is printed")
 	fs.BoolVar(&cfg.NoPostgres, "no-postgres", false, "skip PostgreSQL even when found: synthetic Debezium records straight to Kafka")
 	fs.StringVar(&logLevel, "log-level", "warn", "log level of the service's logs")
-	bindEnv(fs, "http-addr", "HTTP_ADDR")
-	bindEnv(fs, "log-level", "LOG_LEVEL")
+	cli.BindEnv(fs, "http-addr", "HTTP_ADDR")
+	cli.BindEnv(fs, "log-level", "LOG_LEVEL")
 	return cmd
 }
 

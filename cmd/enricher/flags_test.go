@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/spf13/pflag"
+	"github.com/thmanyah/enricher/internal/cli"
 )
 
 func TestBrokersFlag(t *testing.T) {
@@ -31,7 +32,7 @@ func TestBrokersFlag(t *testing.T) {
 		{name: "second entry bad", value: "a:1,b", wantErr: `--brokers ($KAFKA_BROKERS): "b" is not host:port`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := parseBrokers(tc.value)
+			got, err := cli.ParseBrokers(tc.value)
 			if tc.wantErr != "" {
 				if err == nil || err.Error() != tc.wantErr {
 					t.Fatalf("got %v, %v, want error %q", got, err, tc.wantErr)
@@ -49,7 +50,7 @@ func TestBrokersFlag(t *testing.T) {
 func clearRunEnv(t *testing.T) {
 	t.Helper()
 	newRunCmd().Flags().VisitAll(func(f *pflag.Flag) {
-		if env, _, _ := flagEnv(f); env != "" {
+		if env, _, _ := cli.FlagEnv(f); env != "" {
 			t.Setenv(env, "")
 			_ = os.Unsetenv(env)
 		}
@@ -126,7 +127,7 @@ func TestEnvEmptyIsLikeFlagEmpty(t *testing.T) {
 					if err := cmd.ParseFlags(args); err != nil {
 						t.Fatal(err)
 					}
-					if err := applyEnv(cmd, nil); err != nil {
+					if err := cli.ApplyEnv(cmd, nil); err != nil {
 						t.Fatalf("$%s=: %v", tc.env, err)
 					}
 					values[i] = cmd.Flags().Lookup(tc.flag).Value.String()

@@ -8,6 +8,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/thmanyah/enricher/internal/cli"
 )
 
 func main() {
@@ -18,4 +21,21 @@ func main() {
 		fmt.Fprintf(os.Stderr, "enricher: %v\n", err)
 		os.Exit(1)
 	}
+}
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "enricher",
+		Short: "Keep a live view of Postgres content from Debezium and enrich engagement events with it",
+		Long: `enricher keeps a local, durable copy of the Postgres "content" table, fed by
+Debezium change events through Kafka, and joins engagement events with it.
+
+Every flag also reads the environment variable shown beside it; a flag given
+on the command line wins. A variable set to the empty string counts as set:
+it means what the flag given empty means.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newRunCmd(), newDemoCmd(), newCaptureCmd(), newDatagenCmd(), newBackfillCmd(), newSinkCmd(), newReceiverCmd(), newBenchCmd(), cli.NewDescribeCmd())
+	return root
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/spf13/pflag"
+	"github.com/thmanyah/enricher/internal/cli"
 )
 
 // TestREADMEConfigTable keeps the README's configuration table true: every
@@ -28,7 +29,7 @@ func TestREADMEConfigTable(t *testing.T) {
 			return
 		}
 		delete(documented, f.Name)
-		if env := f.Annotations[envAnnotation]; len(env) != 1 || env[0] != doc[0] {
+		if env := f.Annotations[cli.EnvAnnotation]; len(env) != 1 || env[0] != doc[0] {
 			t.Errorf("--%s: README says $%s, the binary reads %v", f.Name, doc[0], env)
 		}
 		def := f.DefValue
@@ -72,7 +73,7 @@ func TestEnvAndFlagPrecedence(t *testing.T) {
 			if err := cmd.ParseFlags(tc.args); err != nil {
 				t.Fatal(err)
 			}
-			err := applyEnv(cmd, nil)
+			err := cli.ApplyEnv(cmd, nil)
 			if tc.wantErr != "" {
 				if err == nil || !regexp.MustCompile(regexp.QuoteMeta(tc.wantErr)).MatchString(err.Error()) {
 					t.Fatalf("got %v, want an error containing %q", err, tc.wantErr)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/thmanyah/enricher/internal/cli"
 	"github.com/thmanyah/enricher/tools/receiver"
 )
 
@@ -20,16 +21,16 @@ func checkFaults(f receiver.Faults) error {
 		{"drop-rate", "RECEIVER_DROP_RATE", f.DropRate}, {"slow-rate", "RECEIVER_SLOW_RATE", f.SlowRate},
 	} {
 		if !(r.v >= 0 && r.v <= 1) {
-			return flagError(r.flag, r.env, "must be a fraction in [0,1]")
+			return cli.FlagError(r.flag, r.env, "must be a fraction in [0,1]")
 		}
 	}
 	switch {
 	case f.FailRate+f.ThrottleRate+f.DropRate > 1:
-		return flagError("fail-rate", "RECEIVER_FAIL_RATE", "fail, throttle and drop rates add up to more than 1")
+		return cli.FlagError("fail-rate", "RECEIVER_FAIL_RATE", "fail, throttle and drop rates add up to more than 1")
 	case f.Slow < 0:
-		return flagError("slow", "RECEIVER_SLOW", "must not be negative")
+		return cli.FlagError("slow", "RECEIVER_SLOW", "must not be negative")
 	case f.RetryAfter < 0:
-		return flagError("retry-after", "RECEIVER_RETRY_AFTER", "must not be negative")
+		return cli.FlagError("retry-after", "RECEIVER_RETRY_AFTER", "must not be negative")
 	}
 	return nil
 }
@@ -49,22 +50,22 @@ and --slow delays the answer, both after counting. Each can also be set per
 request in the query string of the URL (fail_rate, throttle_rate, retry_after,
 drop_rate, slow, slow_rate).`,
 		Args:    cobra.NoArgs,
-		PreRunE: applyEnv,
+		PreRunE: cli.ApplyEnv,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if _, _, err := net.SplitHostPort(addr); err != nil {
-				return flagError("addr", "RECEIVER_ADDR", fmt.Sprintf("%q is not host:port", addr))
+				return cli.FlagError("addr", "RECEIVER_ADDR", fmt.Sprintf("%q is not host:port", addr))
 			}
 			if err := checkFaults(cfg.Faults); err != nil {
 				return err
 			}
-			log, err := newLogger(logLevel)
+			log, err := cli.NewLogger(logLevel)
 			if err != nil {
 				return err
 			}
 			defer func() { _ = log.Sync() }()
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
-				return flagError("addr", "RECEIVER_ADDR", fmt.Sprintf("listen on %q: %v (is the port in use?)", addr, err))
+				return cli.FlagError("addr", "RECEIVER_ADDR", fmt.Sprintf("listen on %q: %v (is the port in use?)", addr, err))
 			}
 			cfg.Logger = log.Named("receiver")
 			return receiver.Run(cmd.Context(), cfg, ln)
@@ -80,12 +81,10 @@ drop_rate, slow, slow_rate).`,
 	fs.Float64Var(&cfg.Faults.SlowRate, "slow-rate", 1, "fraction of POSTs delayed by --slow")
 	fs.Uint64Var(&cfg.Seed, "seed", 0, "seed of the fault draws (0: random)")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	for flag, env := range map[string]string{
+	cli.BindEnvs(fs, map[string]string{
 		"addr": "RECEIVER_ADDR", "fail-rate": "RECEIVER_FAIL_RATE", "throttle-rate": "RECEIVER_THROTTLE_RATE",
 		"retry-after": "RECEIVER_RETRY_AFTER", "drop-rate": "RECEIVER_DROP_RATE", "slow": "RECEIVER_SLOW",
 		"slow-rate": "RECEIVER_SLOW_RATE", "seed": "RECEIVER_SEED", "log-level": "LOG_LEVEL",
-	} {
-		bindEnv(fs, flag, env)
-	}
+	})
 	return cmd
 }

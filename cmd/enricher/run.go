@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -14,12 +13,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/thmanyah/enricher/cdc"
 	"github.com/thmanyah/enricher/debezium"
 	"github.com/thmanyah/enricher/enricher"
 	"github.com/thmanyah/enricher/httpapi"
+	"github.com/thmanyah/enricher/internal/cli"
 	"github.com/thmanyah/enricher/internal/httpx"
 	"github.com/thmanyah/enricher/internal/kafkax"
 	"github.com/thmanyah/enricher/internal/retry"
@@ -56,64 +55,50 @@ type RunConfig struct {
 
 func (c *RunConfig) validate() error {
 	if len(c.Brokers) == 0 {
-		return flagError("brokers", "KAFKA_BROKERS", "no broker given")
+		return cli.FlagError("brokers", "KAFKA_BROKERS", "no broker given")
 	}
-	if err := checkBrokers(c.Brokers); err != nil {
+	if err := cli.CheckBrokers(c.Brokers); err != nil {
 		return err
 	}
 	switch {
 	case c.ContentTopic == "":
-		return flagError("content-topic", "CONTENT_TOPIC", "empty")
+		return cli.FlagError("content-topic", "CONTENT_TOPIC", "empty")
 	case len(c.EventsTopics) == 0:
-		return flagError("events-topics", "EVENTS_TOPICS", "no topic given")
+		return cli.FlagError("events-topics", "EVENTS_TOPICS", "no topic given")
 	case c.OutputTopic == "":
-		return flagError("output-topic", "OUTPUT_TOPIC", "empty")
+		return cli.FlagError("output-topic", "OUTPUT_TOPIC", "empty")
 	case c.DLQTopic == "":
-		return flagError("dlq-topic", "DLQ_TOPIC", "empty")
+		return cli.FlagError("dlq-topic", "DLQ_TOPIC", "empty")
 	case c.Group == "":
-		return flagError("group", "CONSUMER_GROUP", "empty")
+		return cli.FlagError("group", "CONSUMER_GROUP", "empty")
 	case c.DataDir == "":
-		return flagError("data-dir", "DATA_DIR", "empty")
+		return cli.FlagError("data-dir", "DATA_DIR", "empty")
 	case c.JoinWait < 0:
-		return flagError("join-wait", "JOIN_WAIT", "must not be negative")
+		return cli.FlagError("join-wait", "JOIN_WAIT", "must not be negative")
 	case c.JoinMode != "asof" && c.JoinMode != "latest":
-		return flagError("join-mode", "JOIN_MODE", fmt.Sprintf("%q is neither asof nor latest", c.JoinMode))
+		return cli.FlagError("join-mode", "JOIN_MODE", fmt.Sprintf("%q is neither asof nor latest", c.JoinMode))
 	case c.HistoryRetention <= 0:
-		return flagError("history-retention", "HISTORY_RETENTION", "must be positive")
+		return cli.FlagError("history-retention", "HISTORY_RETENTION", "must be positive")
 	case c.Workers < 0:
-		return flagError("workers", "WORKERS", "must not be negative")
+		return cli.FlagError("workers", "WORKERS", "must not be negative")
 	}
 	for _, t := range c.EventsTopics {
 		if t == c.ContentTopic || t == c.OutputTopic {
-			return flagError("events-topics", "EVENTS_TOPICS", fmt.Sprintf("%q is also the content or output topic", t))
+			return cli.FlagError("events-topics", "EVENTS_TOPICS", fmt.Sprintf("%q is also the content or output topic", t))
 		}
 	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
-		return flagError("http-addr", "HTTP_ADDR", fmt.Sprintf("%q is not host:port", c.HTTPAddr))
+		return cli.FlagError("http-addr", "HTTP_ADDR", fmt.Sprintf("%q is not host:port", c.HTTPAddr))
 	}
 	if c.SchemaRegistryURL != "" {
-		u, err := url.Parse(c.SchemaRegistryURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return flagError("schema-registry-url", "SCHEMA_REGISTRY_URL", fmt.Sprintf("%q is not an http(s) URL", c.SchemaRegistryURL))
+		if _, err := registry.New(c.SchemaRegistryURL); err != nil {
+			return cli.FlagError("schema-registry-url", "SCHEMA_REGISTRY_URL", err.Error())
 		}
 	}
 	if c.PruneInterval <= 0 {
 		c.PruneInterval = 10 * time.Minute
 	}
 	return nil
-}
-
-func newLogger(level string) (*zap.Logger, error) {
-	lvl, err := zapcore.ParseLevel(level)
-	if err != nil {
-		return nil, flagError("log-level", "LOG_LEVEL", fmt.Sprintf("%q is not one of debug, info, warn, error", level))
-	}
-	cfg := zap.NewProductionConfig()
-	cfg.Level = zap.NewAtomicLevelAt(lvl)
-	cfg.EncoderConfig.TimeKey = "ts"
-	cfg.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
-	cfg.Sampling = nil
-	return cfg.Build()
 }
 
 // Main is the wired service. NewMain opens what can fail fast (the data dir,
@@ -147,7 +132,7 @@ func NewMain(cfg RunConfig, log *zap.Logger) (*Main, error) {
 	m := &Main{cfg: cfg, log: log, Registry: httpx.NewRegistry()}
 
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
-		return nil, flagError("data-dir", "DATA_DIR", fmt.Sprintf("create %q: %v", cfg.DataDir, err))
+		return nil, cli.FlagError("data-dir", "DATA_DIR", fmt.Sprintf("create %q: %v", cfg.DataDir, err))
 	}
 	st, err := store.Open(store.Options{Dir: cfg.DataDir, HistoryRetention: cfg.HistoryRetention, Logger: log.Named("store")})
 	if err != nil {
@@ -160,7 +145,7 @@ func NewMain(cfg RunConfig, log *zap.Logger) (*Main, error) {
 		m.registry, err = registry.New(cfg.SchemaRegistryURL)
 		if err != nil {
 			m.Close()
-			return nil, flagError("schema-registry-url", "SCHEMA_REGISTRY_URL", err.Error())
+			return nil, cli.FlagError("schema-registry-url", "SCHEMA_REGISTRY_URL", err.Error())
 		}
 		src = m.registry
 		// Not ready before the output schema is registered: runEnricher
@@ -205,7 +190,7 @@ func NewMain(cfg RunConfig, log *zap.Logger) (*Main, error) {
 	m.listener, err = net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		m.Close()
-		return nil, flagError("http-addr", "HTTP_ADDR", fmt.Sprintf("listen on %q: %v (is the port in use?)", cfg.HTTPAddr, err))
+		return nil, cli.FlagError("http-addr", "HTTP_ADDR", fmt.Sprintf("listen on %q: %v (is the port in use?)", cfg.HTTPAddr, err))
 	}
 	m.server = httpx.NewServer(cfg.HTTPAddr, h, log.Named("http"))
 	return m, nil
@@ -231,7 +216,7 @@ func (m *Main) Run(ctx context.Context) error {
 	g := rungroup.New(ctx, m.log)
 	g.Serve(m.server, m.listener)
 	g.Go("content view", m.View.Run)
-	g.Go("prune", m.pruneLoop)
+	g.Go("prune", func(ctx context.Context) error { return m.Store.PruneEvery(ctx, m.cfg.PruneInterval) })
 	g.Go("enricher", m.runEnricher)
 	m.log.Info("enricher running", zap.String("http", m.HTTPAddr()), zap.Strings("brokers", m.cfg.Brokers),
 		zap.String("content_topic", m.cfg.ContentTopic), zap.String("data_dir", m.cfg.DataDir))
@@ -244,20 +229,16 @@ func (m *Main) runEnricher(ctx context.Context) error {
 	framing, id := schemas.FramingSingleObject, 0
 	if m.registry != nil {
 		framing = schemas.FramingConfluent
-		for attempt := 0; ; attempt++ {
-			var err error
-			if id, err = schemas.Register(ctx, m.registry); err == nil {
-				break
-			}
-			if ctx.Err() != nil {
-				return nil
-			}
+		err := retry.Default.Do(ctx, ctx, func(ctx context.Context) (err error) {
+			id, err = schemas.Register(ctx, m.registry)
+			return err
+		}, nil, func(_ int, err error) {
 			reason := fmt.Sprintf("schema registry: cannot register %s: %v", schemas.Subject, err)
 			m.blocked.Store(&reason)
 			m.log.Warn("register output schema; retrying", zap.String("subject", schemas.Subject), zap.Error(err))
-			if retry.Default.Wait(ctx, attempt) != nil {
-				return nil
-			}
+		})
+		if err != nil {
+			return nil // only shutdown ends the retries
 		}
 	}
 	m.blocked.Store(nil)
@@ -281,26 +262,6 @@ func (m *Main) runEnricher(ctx context.Context) error {
 	}
 	m.enricher.Store(e)
 	return e.Run(ctx)
-}
-
-// pruneLoop prunes superseded content versions every PruneInterval until
-// ctx ends; a failed prune is logged and tried again at the next tick.
-func (m *Main) pruneLoop(ctx context.Context) error {
-	t := time.NewTicker(m.cfg.PruneInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-			n, err := m.Store.Prune(time.Now())
-			if err != nil {
-				m.log.Warn("prune content history", zap.Error(err))
-			} else if n > 0 {
-				m.log.Info("pruned content history", zap.Int("versions", n))
-			}
-		}
-	}
 }
 
 // Close releases the service's resources; it is safe to call more than once.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -11,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/thmanyah/enricher/internal/cli"
 	"github.com/thmanyah/enricher/internal/kafkax"
 )
 
@@ -25,14 +25,14 @@ engagement topics into the output topic, and serves /debug/content, /debug/stats
 /healthz, /readyz and /metrics on --http-addr. It exits 0 on SIGINT or SIGTERM
 after finishing the batch in hand.`,
 		Args:    cobra.NoArgs,
-		PreRunE: applyEnv,
+		PreRunE: cli.ApplyEnv,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
-			if cfg.Brokers, err = parseBrokers(brokers); err != nil {
+			if cfg.Brokers, err = cli.ParseBrokers(brokers); err != nil {
 				return err
 			}
-			cfg.EventsTopics = splitList(eventsTopics)
-			log, err := newLogger(cfg.LogLevel)
+			cfg.EventsTopics = cli.SplitList(eventsTopics)
+			log, err := cli.NewLogger(cfg.LogLevel)
 			if err != nil {
 				return err
 			}
@@ -64,14 +64,12 @@ after finishing the batch in hand.`,
 	fs.IntVar(&cfg.Workers, "workers", 0, "batches decoded, joined and encoded at once; 0: two per CPU (2×GOMAXPROCS)")
 	fs.BoolVar(&cfg.SourceHeaders, "source-headers", false, "add source.topic, source.partition and source.offset headers to every output record")
 	fs.StringVar(&cfg.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
-	for flag, env := range map[string]string{
+	cli.BindEnvs(fs, map[string]string{
 		"brokers": "KAFKA_BROKERS", "content-topic": "CONTENT_TOPIC", "events-topics": "EVENTS_TOPICS",
 		"output-topic": "OUTPUT_TOPIC", "dlq-topic": "DLQ_TOPIC", "group": "CONSUMER_GROUP", "data-dir": "DATA_DIR",
 		"http-addr": "HTTP_ADDR", "schema-registry-url": "SCHEMA_REGISTRY_URL", "join-wait": "JOIN_WAIT",
 		"join-mode": "JOIN_MODE", "history-retention": "HISTORY_RETENTION", "workers": "WORKERS", "source-headers": "SOURCE_HEADERS", "log-level": "LOG_LEVEL",
-	} {
-		bindEnv(fs, flag, env)
-	}
+	})
 	return cmd
 }
 
@@ -87,19 +85,4 @@ func adaptMemoryLimit() int64 {
 	limit := max(int64(256<<20), 3*int64(ms.HeapAlloc))
 	debug.SetMemoryLimit(limit)
 	return limit
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-// flagError names the flag and its variable, so the one-line fatal error says what to fix.
-func flagError(flag, env, problem string) error {
-	return fmt.Errorf("--%s ($%s): %s", flag, env, problem)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/thmanyah/enricher/internal/cli"
 	httpsink "github.com/thmanyah/enricher/sink/http"
 	redissink "github.com/thmanyah/enricher/sink/redis"
 )
@@ -87,7 +88,7 @@ func TestSinkFlagsCoverConfig(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			flags := map[string][]string{}
 			tc.cmd.Flags().VisitAll(func(f *pflag.Flag) {
-				if fields := f.Annotations[fieldAnnotation]; len(fields) == 1 {
+				if fields := f.Annotations[cli.FieldAnnotation]; len(fields) == 1 {
 					flags[fields[0]] = append(flags[fields[0]], f.Name)
 				}
 			})

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/thmanyah/enricher/internal/cli"
 	"github.com/thmanyah/enricher/internal/kafkax"
 	httpsink "github.com/thmanyah/enricher/sink/http"
 )
@@ -25,18 +26,18 @@ refused with a 4xx (other than 408 and 429), or still failing after
 Offsets are committed only after that. /metrics and /healthz are served on
 --http-addr. It exits 0 on SIGINT or SIGTERM after finishing the POSTs in flight.`,
 		Args:    cobra.NoArgs,
-		PreRunE: applyEnv,
+		PreRunE: cli.ApplyEnv,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
-			if cfg.Brokers, err = parseBrokers(brokers); err != nil {
+			if cfg.Brokers, err = cli.ParseBrokers(brokers); err != nil {
 				return err
 			}
-			log, err := newLogger(logLevel)
+			log, err := cli.NewLogger(logLevel)
 			if err != nil {
 				return err
 			}
 			defer func() { _ = log.Sync() }()
-			return sinkFlagError(cmd, httpsink.Run(cmd.Context(), cfg, log))
+			return cli.NameField(cmd, httpsink.Run(cmd.Context(), cfg, log))
 		},
 	}
 	fs := cmd.Flags()
@@ -55,7 +56,7 @@ Offsets are committed only after that. /metrics and /healthz are served on
 	fs.StringVar(&cfg.SchemaRegistryURL, "schema-registry-url", "", "Confluent Schema Registry URL, for records in the Confluent wire format")
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:8082", "address of the /metrics and /healthz HTTP server")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	bindSinkFlags(fs, map[string][2]string{
+	cli.BindFields(fs, map[string][2]string{
 		"url": {"SINK_HTTP_URL", "URL"}, "brokers": {"KAFKA_BROKERS", "Brokers"}, "topic": {"OUTPUT_TOPIC", "Topic"},
 		"group": {"SINK_HTTP_GROUP", "Group"}, "dlq-topic": {"DLQ_TOPIC", "DLQTopic"}, "batch": {"SINK_HTTP_BATCH", "BatchSize"},
 		"concurrency": {"SINK_HTTP_CONCURRENCY", "Concurrency"}, "timeout": {"SINK_HTTP_TIMEOUT", "Timeout"},

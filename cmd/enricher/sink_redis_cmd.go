@@ -6,6 +6,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
+	"github.com/thmanyah/enricher/internal/cli"
 	"github.com/thmanyah/enricher/internal/kafkax"
 	redissink "github.com/thmanyah/enricher/sink/redis"
 )
@@ -29,19 +30,19 @@ the records carried it, content_type), /healthz, /metrics. Titles are not in
 the enriched records: give --content-api (the base URL of 'enricher run', e.g.
 http://localhost:8080) and /top adds each title from its /debug/content API.`,
 		Args:    cobra.NoArgs,
-		PreRunE: applyEnv,
+		PreRunE: cli.ApplyEnv,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
-			if cfg.Brokers, err = parseBrokers(brokers); err != nil {
+			if cfg.Brokers, err = cli.ParseBrokers(brokers); err != nil {
 				return err
 			}
-			log, err := newLogger(logLevel)
+			log, err := cli.NewLogger(logLevel)
 			if err != nil {
 				return err
 			}
 			defer func() { _ = log.Sync() }()
 			redis.SetLogger(redissink.GoRedisLogger{Log: log.Named("go-redis")}) // go-redis has only a process-wide logger
-			return sinkFlagError(cmd, redissink.Run(cmd.Context(), cfg, log))
+			return cli.NameField(cmd, redissink.Run(cmd.Context(), cfg, log))
 		},
 	}
 	fs := cmd.Flags()
@@ -56,7 +57,7 @@ http://localhost:8080) and /top adds each title from its /debug/content API.`,
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:8081", "address of /top, /healthz and /metrics")
 	fs.StringVar(&cfg.ContentAPI, "content-api", "", "base URL of 'enricher run' for titles in /top, e.g. http://localhost:8080; empty: no titles")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	bindSinkFlags(fs, map[string][2]string{
+	cli.BindFields(fs, map[string][2]string{
 		"redis-url": {"REDIS_URL", "RedisURL"}, "brokers": {"KAFKA_BROKERS", "Brokers"}, "topic": {"OUTPUT_TOPIC", "Topic"},
 		"group": {"SINK_REDIS_GROUP", "Group"}, "window": {"SINK_REDIS_WINDOW", "Window"}, "top": {"SINK_REDIS_TOP", "Top"},
 		"schema-registry-url": {"SCHEMA_REGISTRY_URL", "SchemaRegistryURL"}, "dlq-topic": {"DLQ_TOPIC", "DLQTopic"},

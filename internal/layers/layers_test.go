@@ -102,6 +102,24 @@ func TestSinksDoNotNeedTheEnricher(t *testing.T) {
 	}
 }
 
+// TestOnlyCmdKnowsFlags: packages take a Config and never see a flag.
+func TestOnlyCmdKnowsFlags(t *testing.T) {
+	for _, p := range list(t, "./...") {
+		from := strings.TrimPrefix(p.ImportPath, module)
+		if strings.HasPrefix(from, "cmd/") {
+			continue
+		}
+		for _, imp := range p.Imports {
+			switch strings.TrimPrefix(imp, module) {
+			case "internal/cli", "github.com/spf13/cobra", "github.com/spf13/pflag":
+				if from != "internal/cli" {
+					t.Errorf("%s imports %s: only cmd/ knows about flags", from, imp)
+				}
+			}
+		}
+	}
+}
+
 func TestNoTestHelpersInProduction(t *testing.T) {
 	for _, p := range list(t, "./...") {
 		from := strings.TrimPrefix(p.ImportPath, module)

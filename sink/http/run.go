@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
+	"github.com/thmanyah/enricher/internal/field"
 	"github.com/thmanyah/enricher/internal/httpx"
 	"github.com/thmanyah/enricher/internal/rungroup"
 	"github.com/thmanyah/enricher/sink/internal/wiring"
@@ -42,40 +43,40 @@ type Config struct {
 
 // FieldError is the error of Run for a Config value it refuses, the
 // listening address included: Field names the Config field.
-type FieldError = wiring.FieldError
+type FieldError = field.Error
 
 // validate checks every field; an error is a *FieldError.
 func (c *Config) validate() error {
 	switch {
 	case c.URL == "":
-		return wiring.Refuse("URL", "no endpoint given")
+		return field.Refuse("URL", "no endpoint given")
 	case len(c.Brokers) == 0:
-		return wiring.Refuse("Brokers", "no broker given")
+		return field.Refuse("Brokers", "no broker given")
 	case c.Topic == "":
-		return wiring.Refuse("Topic", "empty")
+		return field.Refuse("Topic", "empty")
 	case c.Group == "":
-		return wiring.Refuse("Group", "empty")
+		return field.Refuse("Group", "empty")
 	case c.DLQTopic == "" || c.DLQTopic == c.Topic:
-		return wiring.Refuse("DLQTopic", "empty or the input topic")
+		return field.Refuse("DLQTopic", "empty or the input topic")
 	case c.BatchSize <= 0:
-		return wiring.Refuse("BatchSize", "must be positive")
+		return field.Refuse("BatchSize", "must be positive")
 	case c.Concurrency <= 0:
-		return wiring.Refuse("Concurrency", "must be positive")
+		return field.Refuse("Concurrency", "must be positive")
 	case c.Timeout <= 0:
-		return wiring.Refuse("Timeout", "must be positive")
+		return field.Refuse("Timeout", "must be positive")
 	case c.MaxRetries < 0:
-		return wiring.Refuse("MaxRetries", "must not be negative")
+		return field.Refuse("MaxRetries", "must not be negative")
 	case c.Linger <= 0:
-		return wiring.Refuse("Linger", "must be positive")
+		return field.Refuse("Linger", "must be positive")
 	case c.BreakerFailures <= 0:
-		return wiring.Refuse("BreakerFailures", "must be positive")
+		return field.Refuse("BreakerFailures", "must be positive")
 	case c.BreakerCooldown <= 0:
-		return wiring.Refuse("BreakerCooldown", "must be positive")
+		return field.Refuse("BreakerCooldown", "must be positive")
 	}
 	for _, err := range []error{
-		wiring.CheckHTTPURL("URL", c.URL),
-		wiring.CheckHostPort("HTTPAddr", c.HTTPAddr),
-		wiring.CheckHTTPURL("SchemaRegistryURL", c.SchemaRegistryURL),
+		field.CheckHTTPURL("URL", c.URL),
+		field.CheckHostPort("HTTPAddr", c.HTTPAddr),
+		field.CheckHTTPURL("SchemaRegistryURL", c.SchemaRegistryURL),
 	} {
 		if err != nil {
 			return err
@@ -100,7 +101,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	ln, err := wiring.Listen("HTTPAddr", cfg.HTTPAddr)
+	ln, err := field.Listen("HTTPAddr", cfg.HTTPAddr)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
+	"github.com/thmanyah/enricher/internal/field"
 	"github.com/thmanyah/enricher/internal/httpx"
 	"github.com/thmanyah/enricher/internal/rungroup"
 	"github.com/thmanyah/enricher/sink/internal/wiring"
@@ -42,31 +43,31 @@ type Config struct {
 
 // FieldError is the error of Run for a Config value it refuses, the
 // listening address included: Field names the Config field.
-type FieldError = wiring.FieldError
+type FieldError = field.Error
 
 // validate checks every field and returns the options of RedisURL; an error
 // is a *FieldError.
 func (c *Config) validate() (*redis.Options, error) {
 	switch {
 	case len(c.Brokers) == 0:
-		return nil, wiring.Refuse("Brokers", "no broker given")
+		return nil, field.Refuse("Brokers", "no broker given")
 	case c.Topic == "":
-		return nil, wiring.Refuse("Topic", "empty")
+		return nil, field.Refuse("Topic", "empty")
 	case c.Group == "":
-		return nil, wiring.Refuse("Group", "empty")
+		return nil, field.Refuse("Group", "empty")
 	case c.DLQTopic == "":
-		return nil, wiring.Refuse("DLQTopic", "empty")
+		return nil, field.Refuse("DLQTopic", "empty")
 	case c.DLQTopic == c.Topic:
-		return nil, wiring.Refuse("DLQTopic", "is the input topic")
+		return nil, field.Refuse("DLQTopic", "is the input topic")
 	case c.Window < time.Second || c.Window%time.Second != 0:
-		return nil, wiring.Refuse("Window", fmt.Sprintf("%v is not a positive whole number of seconds", c.Window))
+		return nil, field.Refuse("Window", fmt.Sprintf("%v is not a positive whole number of seconds", c.Window))
 	case c.Top < 0:
-		return nil, wiring.Refuse("Top", "must not be negative")
+		return nil, field.Refuse("Top", "must not be negative")
 	}
 	for _, err := range []error{
-		wiring.CheckHostPort("HTTPAddr", c.HTTPAddr),
-		wiring.CheckHTTPURL("SchemaRegistryURL", c.SchemaRegistryURL),
-		wiring.CheckHTTPURL("ContentAPI", c.ContentAPI),
+		field.CheckHostPort("HTTPAddr", c.HTTPAddr),
+		field.CheckHTTPURL("SchemaRegistryURL", c.SchemaRegistryURL),
+		field.CheckHTTPURL("ContentAPI", c.ContentAPI),
 	} {
 		if err != nil {
 			return nil, err
@@ -103,7 +104,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	ln, err := wiring.Listen("HTTPAddr", cfg.HTTPAddr)
+	ln, err := field.Listen("HTTPAddr", cfg.HTTPAddr)
 	if err != nil {
 		return err
 	}

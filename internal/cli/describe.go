@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"encoding/json"
@@ -44,10 +44,10 @@ type describedFlag struct {
 	Usage    string `json:"usage"`
 }
 
-// newDescribeCmd is a hidden command for the deployment tests (deploy/):
+// NewDescribeCmd is a hidden command for the deployment tests (deploy/):
 // it prints the command tree as JSON, so that docker-compose.yml's commands,
 // flags and variables are checked against the binary itself.
-func newDescribeCmd() *cobra.Command {
+func NewDescribeCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "describe [COMMAND [ARG...]]",
 		Short: "Print the commands, their flags and the variables they read, as JSON",
@@ -124,11 +124,11 @@ func describeCommand(c *cobra.Command) describedCommand {
 func describeFlag(f *pflag.Flag) describedFlag {
 	d := describedFlag{Name: f.Name, Shorthand: f.Shorthand, Type: f.Value.Type(), Default: f.DefValue,
 		NoOptDefault: f.NoOptDefVal, Usage: f.Usage}
-	if envs := f.Annotations[envAnnotation]; len(envs) > 0 {
+	if envs := f.Annotations[EnvAnnotation]; len(envs) > 0 {
 		d.Env = envs[0]
 		one := &cobra.Command{}
 		one.Flags().AddFlag(f)
-		if err := applyEnv(one, nil); err != nil {
+		if err := ApplyEnv(one, nil); err != nil {
 			d.EnvError = err.Error()
 		}
 	}
