@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.uber.org/zap"
 
 	"github.com/thmanyah/enricher/internal/cli"
 	"github.com/thmanyah/enricher/internal/kafkax"
@@ -27,18 +29,9 @@ Offsets are committed only after that. /metrics and /healthz are served on
 --http-addr. It exits 0 on SIGINT or SIGTERM after finishing the POSTs in flight.`,
 		Args:    cobra.NoArgs,
 		PreRunE: cli.ApplyEnv,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			var err error
-			if cfg.Brokers, err = cli.ParseBrokers(brokers); err != nil {
-				return err
-			}
-			log, err := cli.NewLogger(logLevel)
-			if err != nil {
-				return err
-			}
-			defer func() { _ = log.Sync() }()
-			return cli.NameField(cmd, httpsink.Run(cmd.Context(), cfg, log))
-		},
+		RunE: runSink(&brokers, &logLevel, &cfg.Brokers, func(ctx context.Context, log *zap.Logger) error {
+			return httpsink.Run(ctx, cfg, log)
+		}),
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&cfg.URL, "url", "", "endpoint the batches are POSTed to (required)")

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
+	"go.uber.org/zap"
 
 	"github.com/thmanyah/enricher/internal/cli"
 	"github.com/thmanyah/enricher/internal/kafkax"
@@ -31,19 +33,10 @@ the enriched records: give --content-api (the base URL of 'enricher run', e.g.
 http://localhost:8080) and /top adds each title from its /debug/content API.`,
 		Args:    cobra.NoArgs,
 		PreRunE: cli.ApplyEnv,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			var err error
-			if cfg.Brokers, err = cli.ParseBrokers(brokers); err != nil {
-				return err
-			}
-			log, err := cli.NewLogger(logLevel)
-			if err != nil {
-				return err
-			}
-			defer func() { _ = log.Sync() }()
+		RunE: runSink(&brokers, &logLevel, &cfg.Brokers, func(ctx context.Context, log *zap.Logger) error {
 			redis.SetLogger(redissink.GoRedisLogger{Log: log.Named("go-redis")}) // go-redis has only a process-wide logger
-			return cli.NameField(cmd, redissink.Run(cmd.Context(), cfg, log))
-		},
+			return redissink.Run(ctx, cfg, log)
+		}),
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&cfg.RedisURL, "redis-url", "redis://localhost:6379/0", "Redis URL (redis:// or rediss://)")
