@@ -1,12 +1,20 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
 	"os"
 	"regexp"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/spf13/pflag"
 	"github.com/thmanyah/enricher/internal/cli"
+	"github.com/thmanyah/enricher/internal/testkafka"
 )
 
 // TestREADMEConfigTable keeps the README's configuration table true: every
@@ -108,6 +116,84 @@ func TestConfigValidation(t *testing.T) {
 			if err == nil || !regexp.MustCompile(regexp.QuoteMeta(tc.wantErr)).MatchString(err.Error()) {
 				t.Fatalf("got %v, want an error naming %s", err, tc.wantErr)
 			}
+		})
+	}
+}
+
+// lockedBuffer is the demo's output, read while the demo writes it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestREADMEExamplesWorkInTheDemo: every localhost:8080 URL the README shows
+// answers 200 against `enricher demo` (the no-Postgres form, which makes the
+// same catalogue from the same seed), except those marked for `make up`.
+func TestREADMEExamplesWorkInTheDemo(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	urlRE := regexp.MustCompile("localhost:8080(/[^\\s'\"`]*)")
+	var paths []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.Contains(line, "# in make up") {
+			continue
+		}
+		for _, m := range urlRE.FindAllStringSubmatch(line, -1) {
+			paths = append(paths, m[1])
+		}
+	}
+	if len(paths) < 4 {
+		t.Fatalf("found %d example URLs in the README, want the HTTP section's at least: %q", len(paths), paths)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &lockedBuffer{}
+	root := newRootCmd()
+	root.SetArgs([]string{"demo", "--no-postgres", "--http-addr", "127.0.0.1:0", "--status-every", "1h", "--log-level", "error"})
+	root.SetOut(out)
+	root.SetErr(out)
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("demo: %v", err)
+		}
+	})
+
+	addrRE := regexp.MustCompile(`enricher: http://([^/\s]+)/`)
+	var addr string
+	testkafka.Eventually(t, 60*time.Second, "the demo prints its address", func() bool {
+		if m := addrRE.FindStringSubmatch(out.String()); m != nil {
+			addr = m[1]
+		}
+		return addr != ""
+	})
+	for _, p := range paths {
+		var code int
+		testkafka.Eventually(t, 60*time.Second, "GET "+p+" answers 200 in the demo", func() bool {
+			res, err := http.Get("http://" + addr + p)
+			if err != nil {
+				return false
+			}
+			_, _ = io.Copy(io.Discard, res.Body)
+			_ = res.Body.Close()
+			code = res.StatusCode
+			return code == http.StatusOK
 		})
 	}
 }
