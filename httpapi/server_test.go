@@ -200,9 +200,3 @@ func TestMethods(t *testing.T) {
 		})
 	}
 }
-
-type nopView struct{}
-
-func (nopView) Get(uuid.UUID) (store.Record, bool, error)   { return store.Record{}, false, nil }
-func (nopView) List(uuid.UUID, int) ([]store.Record, error) { return nil, nil }
-func (nopView) Len() int                                    { return 0 }
