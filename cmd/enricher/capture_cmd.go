@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
+
 	"github.com/spf13/cobra"
+	"go.uber.org/zap"
 
 	"github.com/thmanyah/enricher/internal/cli"
 	"github.com/thmanyah/enricher/tools/capture"
@@ -27,27 +30,14 @@ a crash repeats changes but never loses one. The publication and the slot are
 created when missing. It exits 0 on SIGINT or SIGTERM after flushing.`,
 		Args:    cobra.NoArgs,
 		PreRunE: cli.ApplyEnv,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if cfg.PGURL == "" {
-				return cli.FlagError("pg-url", "PG_URL", "required")
-			}
-			var err error
-			if cfg.Brokers, err = cli.ParseBrokers(brokers); err != nil {
-				return err
-			}
-			cfg.Tables = cli.SplitList(tables)
-			log, err := cli.NewLogger(level)
-			if err != nil {
-				return err
-			}
-			defer func() { _ = log.Sync() }()
-			cfg.Logger = log
+		RunE: runWithBrokers(&brokers, &level, &cfg.Brokers, func(ctx context.Context, log *zap.Logger) error {
+			cfg.Tables, cfg.Logger = cli.SplitList(tables), log
 			c, err := capture.New(cfg)
 			if err != nil {
 				return err
 			}
-			return c.Run(cmd.Context())
-		},
+			return c.Run(ctx)
+		}),
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&cfg.PGURL, "pg-url", "", "Postgres URL of the database to capture (needs wal_level=logical)")
@@ -58,9 +48,10 @@ created when missing. It exits 0 on SIGINT or SIGTERM after flushing.`,
 	fs.StringVar(&cfg.Publication, "publication", "enricher_capture", "publication of the tables (created when missing)")
 	fs.IntVar(&cfg.Partitions, "partitions", 3, "partitions of the topics capture creates")
 	fs.StringVar(&level, "log-level", "info", "log level: debug, info, warn, error")
-	cli.BindEnvs(fs, map[string]string{
-		"pg-url": "PG_URL", "tables": "CAPTURE_TABLES", "topic-prefix": "TOPIC_PREFIX", "brokers": "KAFKA_BROKERS",
-		"slot": "CAPTURE_SLOT", "publication": "CAPTURE_PUBLICATION", "partitions": "CAPTURE_PARTITIONS", "log-level": "LOG_LEVEL",
+	cli.BindFields(fs, map[string][2]string{
+		"pg-url": {"PG_URL", "PGURL"}, "tables": {"CAPTURE_TABLES", "Tables"}, "topic-prefix": {"TOPIC_PREFIX", "TopicPrefix"},
+		"brokers": {"KAFKA_BROKERS", "Brokers"}, "slot": {"CAPTURE_SLOT", "Slot"}, "publication": {"CAPTURE_PUBLICATION", "Publication"},
+		"partitions": {"CAPTURE_PARTITIONS", "Partitions"}, "log-level": {"LOG_LEVEL", ""},
 	})
 	return cmd
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,16 +30,6 @@ Ctrl-C stops it cleanly; --duration stops it by itself.`,
 		Args:    cobra.NoArgs,
 		PreRunE: cli.ApplyEnv,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			switch {
-			case !(cfg.Rate > 0):
-				return errors.New("--rate: must be positive")
-			case !(cfg.UpdateRate >= 0):
-				return errors.New("--update-rate: must not be negative (0: no content changes)")
-			case cfg.StatusEvery <= 0:
-				return errors.New("--status-every: must be positive")
-			case cfg.Duration < 0:
-				return errors.New("--duration: must not be negative (0: until Ctrl-C)")
-			}
 			log, err := cli.NewLogger(logLevel)
 			if err != nil {
 				return err
@@ -57,7 +46,7 @@ Ctrl-C stops it cleanly; --duration stops it by itself.`,
 				}
 				return demoService{m}, nil
 			}
-			return demo.Run(cmd.Context(), cfg, log, cmd.OutOrStdout())
+			return cli.NameField(cmd, demo.Run(cmd.Context(), cfg, log, cmd.OutOrStdout()))
 		},
 	}
 	fs := cmd.Flags()
@@ -69,8 +58,10 @@ Ctrl-C stops it cleanly; --duration stops it by itself.`,
 	fs.DurationVar(&cfg.StatusEvery, "status-every", 3*time.Second, "how often the status line is printed")
 	fs.BoolVar(&cfg.NoPostgres, "no-postgres", false, "skip PostgreSQL even when found: synthetic Debezium records straight to Kafka")
 	fs.StringVar(&logLevel, "log-level", "warn", "log level of the service's logs")
-	cli.BindEnv(fs, "http-addr", "HTTP_ADDR")
-	cli.BindEnv(fs, "log-level", "LOG_LEVEL")
+	// Flags without a variable: their refusals read `--flag: problem`.
+	cli.BindFields(fs, map[string][2]string{"http-addr": {"HTTP_ADDR", ""}, "log-level": {"LOG_LEVEL", ""},
+		"rate": {"", "Rate"}, "update-rate": {"", "UpdateRate"}, "seed": {"", "Seed"},
+		"status-every": {"", "StatusEvery"}, "duration": {"", "Duration"}, "no-postgres": {"", "NoPostgres"}})
 	return cmd
 }
 

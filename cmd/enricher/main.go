@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/thmanyah/enricher/internal/cli"
+	"go.uber.org/zap"
 )
 
 func main() {
@@ -38,4 +39,22 @@ it means what the flag given empty means.`,
 	}
 	root.AddCommand(newRunCmd(), newDemoCmd(), newCaptureCmd(), newDatagenCmd(), newBackfillCmd(), newSinkCmd(), newReceiverCmd(), newBenchCmd(), cli.NewDescribeCmd())
 	return root
+}
+
+// runWithBrokers is the RunE of a command that takes --brokers and a
+// package's Config: the broker list into *dst, the logger, then run, whose
+// refusal of a Config field is named by the flag that sets it.
+func runWithBrokers(brokers, logLevel *string, dst *[]string, run func(context.Context, *zap.Logger) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, _ []string) error {
+		var err error
+		if *dst, err = cli.ParseBrokers(*brokers); err != nil {
+			return err
+		}
+		log, err := cli.NewLogger(*logLevel)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = log.Sync() }()
+		return cli.NameField(cmd, run(cmd.Context(), log))
+	}
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"net"
+	"strings"
 	"testing"
 )
 
@@ -29,5 +31,22 @@ func TestReceiverFlags(t *testing.T) {
 				t.Fatalf("got %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestReceiverPortInUse checks `enricher receiver` says, naming --addr,
+// that it cannot listen on a port another process holds.
+func TestReceiverPortInUse(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	root := newRootCmd()
+	root.SetArgs([]string{"receiver", "--addr", busy.Addr().String()})
+	err = root.ExecuteContext(context.Background())
+	wantPrefix, wantSuffix := `--addr ($RECEIVER_ADDR): listen on "`+busy.Addr().String()+`": `, " (is the port in use?)"
+	if err == nil || !strings.HasPrefix(err.Error(), wantPrefix) || !strings.HasSuffix(err.Error(), wantSuffix) {
+		t.Fatalf("got %v, want %q...%q", err, wantPrefix, wantSuffix)
 	}
 }

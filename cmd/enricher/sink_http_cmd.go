@@ -29,7 +29,7 @@ Offsets are committed only after that. /metrics and /healthz are served on
 --http-addr. It exits 0 on SIGINT or SIGTERM after finishing the POSTs in flight.`,
 		Args:    cobra.NoArgs,
 		PreRunE: cli.ApplyEnv,
-		RunE: runSink(&brokers, &logLevel, &cfg.Brokers, func(ctx context.Context, log *zap.Logger) error {
+		RunE: runWithBrokers(&brokers, &logLevel, &cfg.Brokers, func(ctx context.Context, log *zap.Logger) error {
 			return httpsink.Run(ctx, cfg, log)
 		}),
 	}

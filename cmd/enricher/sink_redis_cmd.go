@@ -33,7 +33,7 @@ the enriched records: give --content-api (the base URL of 'enricher run', e.g.
 http://localhost:8080) and /top adds each title from its /debug/content API.`,
 		Args:    cobra.NoArgs,
 		PreRunE: cli.ApplyEnv,
-		RunE: runSink(&brokers, &logLevel, &cfg.Brokers, func(ctx context.Context, log *zap.Logger) error {
+		RunE: runWithBrokers(&brokers, &logLevel, &cfg.Brokers, func(ctx context.Context, log *zap.Logger) error {
 			redis.SetLogger(redissink.GoRedisLogger{Log: log.Named("go-redis")}) // go-redis has only a process-wide logger
 			return redissink.Run(ctx, cfg, log)
 		}),

@@ -4,7 +4,17 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"reflect"
 	"testing"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/thmanyah/enricher/internal/cli"
+	"github.com/thmanyah/enricher/tools/capture"
+	"github.com/thmanyah/enricher/tools/datagen"
+	"github.com/thmanyah/enricher/tools/demo"
+	"github.com/thmanyah/enricher/tools/receiver"
 )
 
 // TestDatagenCaptureBenchFlags checks the tool commands refuse bad flags
@@ -25,7 +35,15 @@ func TestDatagenCaptureBenchFlags(t *testing.T) {
 			"--update-rate ($DATAGEN_UPDATE_RATE): must not be negative"},
 		{"datagen: empty catalogue", []string{"datagen", "--brokers", "127.0.0.1:1", "--catalogue", "0"}, "--catalogue ($DATAGEN_CATALOGUE): must be at least 1"},
 		{"datagen: negative duration", []string{"datagen", "--brokers", "127.0.0.1:1", "--duration", "-1s"}, "--duration ($DATAGEN_DURATION): must not be negative"},
+		{"datagen: rate not a number", []string{"datagen", "--brokers", "127.0.0.1:1", "--rate", "NaN"},
+			"--rate ($DATAGEN_RATE): NaN is not a number of events per second"},
 		{"capture: no pg url", []string{"capture"}, "--pg-url ($PG_URL): required"},
+		{"capture: no brokers", []string{"capture", "--pg-url", "postgres://x@127.0.0.1:1/db", "--brokers", ""},
+			"--brokers ($KAFKA_BROKERS): no broker given"},
+		{"capture: bad slot", []string{"capture", "--pg-url", "postgres://x@127.0.0.1:1/db", "--slot", "Bad-Slot"},
+			`--slot ($CAPTURE_SLOT): "Bad-Slot": want lower-case letters, digits and _`},
+		{"capture: table listed twice", []string{"capture", "--pg-url", "postgres://x@127.0.0.1:1/db", "--tables", "content,public.content"},
+			`--tables ($CAPTURE_TABLES): "public.content" listed twice`},
 		{"capture: bad brokers", []string{"capture", "--pg-url", "postgres://x@127.0.0.1:1/db", "--brokers", "kafka"}, badBrokers},
 		{"bench: bad brokers", []string{"bench", "--brokers", "kafka"}, badBrokers},
 		{"bench passthrough: bad brokers", []string{"bench", "passthrough", "--brokers", "kafka"}, badBrokers},
@@ -46,6 +64,61 @@ func TestDatagenCaptureBenchFlags(t *testing.T) {
 			}
 			if out.Len() != 0 {
 				t.Errorf("output %q, want none", out.String())
+			}
+		})
+	}
+}
+
+// TestToolFlagsCoverConfig: every field of a tool's Config but those no
+// flag sets (unset) is set by exactly one flag, and every field a flag
+// names exists, so every field Run can refuse is reported under a flag's
+// name. A field of a nested struct is named Outer.Inner; an embedded
+// struct's fields by their own names.
+func TestToolFlagsCoverConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		cmd    *cobra.Command
+		config any
+		unset  []string
+	}{
+		{"receiver", newReceiverCmd(), receiver.Config{}, []string{"Logger", "OnRequest"}},
+		{"datagen", newDatagenCmd(), datagen.RunConfig{}, []string{"Logger"}},
+		{"demo", newDemoCmd(), demo.Config{}, []string{"Service"}},
+		{"capture", newCaptureCmd(), capture.Config{}, []string{"Logger", "Registerer", "FlushTimeout"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			flags := map[string][]string{}
+			tc.cmd.Flags().VisitAll(func(f *pflag.Flag) {
+				if fields := f.Annotations[cli.FieldAnnotation]; len(fields) == 1 {
+					flags[fields[0]] = append(flags[fields[0]], f.Name)
+				}
+			})
+			unset := map[string]bool{}
+			for _, name := range tc.unset {
+				unset[name] = true
+			}
+			var walk func(typ reflect.Type, prefix string)
+			walk = func(typ reflect.Type, prefix string) {
+				for i := range typ.NumField() {
+					f := typ.Field(i)
+					switch {
+					case f.Anonymous:
+						walk(f.Type, prefix)
+						continue
+					case f.Type.Kind() == reflect.Struct:
+						walk(f.Type, prefix+f.Name+".")
+						continue
+					}
+					name := prefix + f.Name
+					if got := flags[name]; !unset[name] && len(got) != 1 || unset[name] && len(got) != 0 {
+						t.Errorf("%s: set by flags %v, want exactly one (none if unset)", name, got)
+					}
+					delete(flags, name)
+				}
+			}
+			walk(reflect.TypeOf(tc.config), "")
+			for field, names := range flags {
+				t.Errorf("flags %v name the field %s, which the Config does not have", names, field)
 			}
 		})
 	}

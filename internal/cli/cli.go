@@ -139,11 +139,13 @@ func NewLogger(level string) (*zap.Logger, error) {
 const FieldAnnotation = "config-field"
 
 // BindFields binds each flag to its variable and to its Config field:
-// bindings maps a flag's name to {variable, field} (field empty for a flag
-// the Config does not hold).
+// bindings maps a flag's name to {variable, field} (variable empty for a flag
+// that reads none, field empty for a flag the Config does not hold).
 func BindFields(fs *pflag.FlagSet, bindings map[string][2]string) {
 	for flag, b := range bindings {
-		BindEnv(fs, flag, b[0])
+		if b[0] != "" {
+			BindEnv(fs, flag, b[0])
+		}
 		if b[1] != "" {
 			_ = fs.SetAnnotation(flag, FieldAnnotation, []string{b[1]})
 		}

@@ -2,7 +2,6 @@ package capture
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/thmanyah/enricher/internal/field"
 	"github.com/thmanyah/enricher/internal/kafkax"
 )
 
@@ -69,16 +69,21 @@ var (
 	nameRe  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_$]{0,62}$`)
 )
 
-// New validates cfg and returns a Capture; it connects to nothing.
+// FieldError is the error of New for a Config value it refuses: Field
+// names the Config field.
+type FieldError = field.Error
+
+// New validates cfg and returns a Capture; it connects to nothing. A
+// refused Config is a *FieldError.
 func New(cfg Config) (*Capture, error) {
 	if cfg.PGURL == "" {
-		return nil, errors.New("capture: no postgres url")
+		return nil, field.Refuse("PGURL", "required")
 	}
 	if _, err := pgconn.ParseConfig(cfg.PGURL); err != nil {
-		return nil, fmt.Errorf("capture: postgres url: %w", err)
+		return nil, &FieldError{Field: "PGURL", Err: err}
 	}
 	if len(cfg.Brokers) == 0 {
-		return nil, errors.New("capture: no kafka brokers")
+		return nil, field.Refuse("Brokers", "no broker given")
 	}
 	if len(cfg.Tables) == 0 {
 		cfg.Tables = []string{"public.content", "public.engagement_events"}
@@ -103,13 +108,13 @@ func New(cfg Config) (*Capture, error) {
 	}
 	switch {
 	case !identRe.MatchString(cfg.Slot):
-		return nil, fmt.Errorf("capture: slot %q: want lower-case letters, digits and _", cfg.Slot)
+		return nil, field.Refuse("Slot", fmt.Sprintf("%q: want lower-case letters, digits and _", cfg.Slot))
 	case !identRe.MatchString(cfg.Publication):
-		return nil, fmt.Errorf("capture: publication %q: want lower-case letters, digits and _", cfg.Publication)
+		return nil, field.Refuse("Publication", fmt.Sprintf("%q: want lower-case letters, digits and _", cfg.Publication))
 	case cfg.Partitions < 1:
-		return nil, fmt.Errorf("capture: partitions %d: want at least 1", cfg.Partitions)
+		return nil, field.Refuse("Partitions", fmt.Sprintf("%d: want at least 1", cfg.Partitions))
 	case strings.ContainsAny(cfg.TopicPrefix, " /\\,"):
-		return nil, fmt.Errorf("capture: topic prefix %q is not a valid topic name part", cfg.TopicPrefix)
+		return nil, field.Refuse("TopicPrefix", fmt.Sprintf("%q is not a valid topic name part", cfg.TopicPrefix))
 	}
 	c := &Capture{cfg: cfg, log: cfg.Logger, slotActiveWait: 30 * time.Second,
 		statusInterval: 200 * time.Millisecond, heartbeat: 10 * time.Second}
@@ -120,10 +125,10 @@ func New(cfg Config) (*Capture, error) {
 			schema, tbl = "public", name
 		}
 		if !nameRe.MatchString(schema) || !nameRe.MatchString(tbl) {
-			return nil, fmt.Errorf("capture: table %q: want schema.table of plain identifiers", name)
+			return nil, field.Refuse("Tables", fmt.Sprintf("%q: want schema.table of plain identifiers", name))
 		}
 		if seen[schema+"."+tbl] {
-			return nil, fmt.Errorf("capture: table %q listed twice", name)
+			return nil, field.Refuse("Tables", fmt.Sprintf("%q listed twice", name))
 		}
 		seen[schema+"."+tbl] = true
 		c.tables = append(c.tables, newTable(schema, tbl, cfg.TopicPrefix))

@@ -3,7 +3,9 @@ package capture
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -137,23 +139,28 @@ func mustMetrics(t *testing.T) *metrics {
 func TestNewValidates(t *testing.T) {
 	ok := Config{PGURL: "postgres://localhost/db", Brokers: []string{"localhost:9092"}}
 	for _, tc := range []struct {
-		name string
-		mod  func(*Config)
+		name      string
+		mod       func(*Config)
+		wantField string
+		wantErr   string // the *FieldError's message, or its start
 	}{
-		{"no url", func(c *Config) { c.PGURL = "" }},
-		{"bad url", func(c *Config) { c.PGURL = "postgres://[::1" }},
-		{"no brokers", func(c *Config) { c.Brokers = nil }},
-		{"slot", func(c *Config) { c.Slot = "Bad-Slot" }},
-		{"publication", func(c *Config) { c.Publication = "x;drop" }},
-		{"table", func(c *Config) { c.Tables = []string{"public.a b"} }},
-		{"duplicate table", func(c *Config) { c.Tables = []string{"content", "public.content"} }},
-		{"partitions", func(c *Config) { c.Partitions = -1 }},
+		{"no url", func(c *Config) { c.PGURL = "" }, "PGURL", "required"},
+		{"bad url", func(c *Config) { c.PGURL = "postgres://[::1" }, "PGURL", "cannot parse"},
+		{"no brokers", func(c *Config) { c.Brokers = nil }, "Brokers", "no broker given"},
+		{"slot", func(c *Config) { c.Slot = "Bad-Slot" }, "Slot", `"Bad-Slot": want lower-case letters, digits and _`},
+		{"publication", func(c *Config) { c.Publication = "x;drop" }, "Publication", `"x;drop": want lower-case letters, digits and _`},
+		{"table", func(c *Config) { c.Tables = []string{"public.a b"} }, "Tables", `"public.a b": want schema.table of plain identifiers`},
+		{"duplicate table", func(c *Config) { c.Tables = []string{"content", "public.content"} }, "Tables", `"public.content" listed twice`},
+		{"partitions", func(c *Config) { c.Partitions = -1 }, "Partitions", "-1: want at least 1"},
+		{"topic prefix", func(c *Config) { c.TopicPrefix = "a/b" }, "TopicPrefix", `"a/b" is not a valid topic name part`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := ok
 			tc.mod(&cfg)
-			if _, err := New(cfg); err == nil {
-				t.Fatal("got no error")
+			_, err := New(cfg)
+			var fe *FieldError
+			if !errors.As(err, &fe) || fe.Field != tc.wantField || !strings.HasPrefix(fe.Err.Error(), tc.wantErr) {
+				t.Fatalf("got %v, want a *FieldError of %s saying %q", err, tc.wantField, tc.wantErr)
 			}
 		})
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"go.uber.org/zap"
 
+	"github.com/thmanyah/enricher/internal/field"
 	"github.com/thmanyah/enricher/internal/kafkax"
 )
 
@@ -91,8 +92,35 @@ type sink interface {
 	close()
 }
 
-// New checks cfg and fills in its defaults.
+// FieldError is the error of New and RunFor for a Config value they
+// refuse: Field names the Config field.
+type FieldError = field.Error
+
+// ErrTarget is the refusal of a Config with both or neither of PGURL and
+// Brokers.
+var ErrTarget = errors.New("datagen: exactly one of PGURL and Brokers must be set")
+
+// checkTarget refuses a Config with both or neither of PGURL and Brokers
+// (blank brokers are none).
+func (c *Config) checkTarget() error {
+	n := 0
+	for _, b := range c.Brokers {
+		if strings.TrimSpace(b) != "" {
+			n++
+		}
+	}
+	if (c.PGURL == "") == (n == 0) {
+		return ErrTarget
+	}
+	return nil
+}
+
+// New checks cfg and fills in its defaults. A refused Config is ErrTarget
+// or a *FieldError.
 func New(cfg Config) (*Generator, error) {
+	if err := cfg.checkTarget(); err != nil {
+		return nil, err
+	}
 	var brokers []string
 	for _, b := range cfg.Brokers {
 		if b = strings.TrimSpace(b); b != "" {
@@ -101,18 +129,16 @@ func New(cfg Config) (*Generator, error) {
 	}
 	cfg.Brokers = brokers
 	switch {
-	case (cfg.PGURL == "") == (len(brokers) == 0):
-		return nil, errors.New("datagen: exactly one of PGURL and Brokers must be set")
 	case cfg.Catalogue < 0:
-		return nil, fmt.Errorf("datagen: catalogue %d is negative", cfg.Catalogue)
+		return nil, field.Refuse("Catalogue", fmt.Sprintf("%d is negative", cfg.Catalogue))
 	case math.IsNaN(cfg.Rate) || math.IsInf(cfg.Rate, 0):
-		return nil, fmt.Errorf("datagen: rate %v is not a number of events per second", cfg.Rate)
+		return nil, field.Refuse("Rate", fmt.Sprintf("%v is not a number of events per second", cfg.Rate))
 	case math.IsNaN(cfg.UpdateRate) || math.IsInf(cfg.UpdateRate, 0):
-		return nil, fmt.Errorf("datagen: update rate %v is not a number of changes per second", cfg.UpdateRate)
+		return nil, field.Refuse("UpdateRate", fmt.Sprintf("%v is not a number of changes per second", cfg.UpdateRate))
 	}
 	if cfg.PGURL != "" {
 		if _, err := pgx.ParseConfig(cfg.PGURL); err != nil {
-			return nil, fmt.Errorf("datagen: postgres url: %w", err)
+			return nil, &FieldError{Field: "PGURL", Err: err}
 		}
 	}
 	if cfg.TopicPrefix == "" {
@@ -165,15 +191,58 @@ func (g *Generator) Run(ctx context.Context) error {
 	return err
 }
 
-// RunFor runs a Generator for cfg until ctx ends or d passes (0: no
-// limit), then writes what it wrote as one line to out: what `enricher
-// datagen` does.
-func RunFor(ctx context.Context, cfg Config, d time.Duration, out io.Writer) error {
+// RunConfig is what RunFor runs (`enricher datagen`): a Config whose
+// rates and catalogue are given in full, not left to the defaults — a zero
+// Rate or UpdateRate is none, a negative one is refused, and Catalogue is
+// at least 1 — and how long to run.
+type RunConfig struct {
+	Config
+	// Duration, when positive, stops the run after that long; 0 runs until
+	// ctx ends.
+	Duration time.Duration
+}
+
+// config checks rc and returns its Config as New reads it. A refused value
+// is ErrTarget or a *FieldError.
+func (rc *RunConfig) config() (Config, error) {
+	cfg := rc.Config
+	if err := cfg.checkTarget(); err != nil {
+		return cfg, err
+	}
+	switch {
+	case cfg.Rate < 0:
+		return cfg, field.Refuse("Rate", "must not be negative")
+	case cfg.UpdateRate < 0:
+		return cfg, field.Refuse("UpdateRate", "must not be negative")
+	case cfg.Catalogue < 1:
+		return cfg, field.Refuse("Catalogue", "must be at least 1")
+	case rc.Duration < 0:
+		return cfg, field.Refuse("Duration", "must not be negative")
+	}
+	// New reads a zero rate as the default and a negative one as none.
+	if cfg.Rate == 0 {
+		cfg.Rate = -1
+	}
+	if cfg.UpdateRate == 0 {
+		cfg.UpdateRate = -1
+	}
+	return cfg, nil
+}
+
+// RunFor validates rc, runs a Generator for it until ctx ends or
+// rc.Duration passes, then writes what it wrote as one line to out: what
+// `enricher datagen` does. A refused RunConfig is ErrTarget or a
+// *FieldError, returned before anything is written.
+func RunFor(ctx context.Context, rc RunConfig, out io.Writer) error {
+	cfg, err := rc.config()
+	if err != nil {
+		return err
+	}
 	g, err := New(cfg)
 	if err != nil {
 		return err
 	}
-	if d > 0 {
+	if d := rc.Duration; d > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, d)
 		defer cancel()
@@ -182,7 +251,7 @@ func RunFor(ctx context.Context, cfg Config, d time.Duration, out io.Writer) err
 	if g.cfg.PGURL == "" {
 		target = "kafka"
 	}
-	g.log.Info("datagen starting", zap.String("target", target), zap.Uint64("seed", g.cfg.Seed), zap.Duration("duration", d))
+	g.log.Info("datagen starting", zap.String("target", target), zap.Uint64("seed", g.cfg.Seed), zap.Duration("duration", rc.Duration))
 	start := time.Now()
 	if err := g.Run(ctx); err != nil {
 		return err

@@ -1,26 +1,35 @@
 package datagen
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"math"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/thmanyah/enricher/internal/testkafka"
 )
 
 func TestNew(t *testing.T) {
 	for _, tc := range []struct {
-		name    string
-		cfg     Config
-		wantErr string
-		check   func(t *testing.T, c Config)
+		name      string
+		cfg       Config
+		wantField string // "" with wantErr: ErrTarget
+		wantErr   string // the *FieldError's message, or its start
+		check     func(t *testing.T, c Config)
 	}{
-		{name: "neither target", cfg: Config{}, wantErr: "exactly one of PGURL and Brokers"},
-		{name: "both targets", cfg: Config{PGURL: "postgres://x@localhost/db", Brokers: []string{"b:9092"}}, wantErr: "exactly one"},
-		{name: "blank brokers are none", cfg: Config{Brokers: []string{" ", ""}}, wantErr: "exactly one"},
-		{name: "negative catalogue", cfg: Config{Brokers: []string{"b:9092"}, Catalogue: -1}, wantErr: "catalogue"},
-		{name: "NaN rate", cfg: Config{Brokers: []string{"b:9092"}, Rate: math.NaN()}, wantErr: "rate"},
-		{name: "infinite update rate", cfg: Config{Brokers: []string{"b:9092"}, UpdateRate: math.Inf(1)}, wantErr: "update rate"},
-		{name: "bad postgres url", cfg: Config{PGURL: "postgres://x@localhost:notaport/db"}, wantErr: "postgres url"},
+		{name: "neither target", cfg: Config{}},
+		{name: "both targets", cfg: Config{PGURL: "postgres://x@localhost/db", Brokers: []string{"b:9092"}}},
+		{name: "blank brokers are none", cfg: Config{Brokers: []string{" ", ""}}},
+		{name: "negative catalogue", cfg: Config{Brokers: []string{"b:9092"}, Catalogue: -1}, wantField: "Catalogue", wantErr: "-1 is negative"},
+		{name: "NaN rate", cfg: Config{Brokers: []string{"b:9092"}, Rate: math.NaN()}, wantField: "Rate",
+			wantErr: "NaN is not a number of events per second"},
+		{name: "infinite update rate", cfg: Config{Brokers: []string{"b:9092"}, UpdateRate: math.Inf(1)}, wantField: "UpdateRate",
+			wantErr: "+Inf is not a number of changes per second"},
+		{name: "bad postgres url", cfg: Config{PGURL: "postgres://x@localhost:notaport/db"}, wantField: "PGURL", wantErr: "cannot parse"},
 		{name: "defaults", cfg: Config{Brokers: []string{"b:9092"}}, check: func(t *testing.T, c Config) {
 			if c.TopicPrefix != "thmanyah" || c.EventsTopic != "thmanyah.public.engagement_events" ||
 				c.Catalogue != 200 || c.Rate != 100 || c.UpdateRate != 0.2 {
@@ -35,10 +44,8 @@ func TestNew(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g, err := New(tc.cfg)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("got error %v, want one containing %q", err, tc.wantErr)
-				}
+			if tc.check == nil {
+				checkRefusal(t, err, tc.wantField, tc.wantErr)
 				return
 			}
 			if err != nil {
@@ -46,6 +53,75 @@ func TestNew(t *testing.T) {
 			}
 			tc.check(t, g.cfg)
 		})
+	}
+}
+
+// checkRefusal fails unless err is ErrTarget (wantField empty) or a
+// *FieldError of wantField whose message starts with wantErr.
+func checkRefusal(t *testing.T, err error, wantField, wantErr string) {
+	t.Helper()
+	if wantField == "" {
+		if !errors.Is(err, ErrTarget) {
+			t.Fatalf("got %v, want ErrTarget", err)
+		}
+		return
+	}
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.Field != wantField || !strings.HasPrefix(fe.Err.Error(), wantErr) {
+		t.Fatalf("got %v, want a *FieldError of %s saying %q", err, wantField, wantErr)
+	}
+}
+
+// TestRunForRefuses checks RunFor refuses what `enricher datagen` must
+// not run, naming the field, before it connects to anything or writes out.
+func TestRunForRefuses(t *testing.T) {
+	kafka := Config{Brokers: []string{"127.0.0.1:1"}, Rate: 1, UpdateRate: 1, Catalogue: 1}
+	for _, tc := range []struct {
+		name      string
+		modify    func(*RunConfig)
+		wantField string // "": ErrTarget
+		wantErr   string
+	}{
+		{"neither target", func(rc *RunConfig) { rc.Brokers = nil }, "", ""},
+		{"both targets", func(rc *RunConfig) { rc.PGURL = "postgres://x@127.0.0.1:1/db" }, "", ""},
+		{"no target and a negative rate", func(rc *RunConfig) { rc.Brokers, rc.Rate = nil, -1 }, "", ""},
+		{"negative rate", func(rc *RunConfig) { rc.Rate = -1 }, "Rate", "must not be negative"},
+		{"negative update rate", func(rc *RunConfig) { rc.UpdateRate = -0.5 }, "UpdateRate", "must not be negative"},
+		{"empty catalogue", func(rc *RunConfig) { rc.Catalogue = 0 }, "Catalogue", "must be at least 1"},
+		{"negative catalogue", func(rc *RunConfig) { rc.Catalogue = -1 }, "Catalogue", "must be at least 1"},
+		{"negative duration", func(rc *RunConfig) { rc.Duration = -time.Second }, "Duration", "must not be negative"},
+		{"rate not a number", func(rc *RunConfig) { rc.Rate = math.NaN() }, "Rate", "NaN is not a number of events per second"},
+		{"bad postgres url", func(rc *RunConfig) { rc.Brokers, rc.PGURL = nil, "postgres://x@localhost:notaport/db" }, "PGURL", "cannot parse"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rc := RunConfig{Config: kafka}
+			tc.modify(&rc)
+			var out bytes.Buffer
+			checkRefusal(t, RunFor(context.Background(), rc, &out), tc.wantField, tc.wantErr)
+			if out.Len() != 0 {
+				t.Errorf("wrote %q, want nothing", out.String())
+			}
+		})
+	}
+}
+
+// TestRunForZeroRatesAreNone runs RunFor as `enricher datagen --rate 0
+// --update-rate 0 --duration 300ms` does, against a real (in-process)
+// Kafka: a zero rate is none, not New's default, so the run writes the
+// catalogue and nothing else, stops by itself and says so in one line.
+func TestRunForZeroRatesAreNone(t *testing.T) {
+	kc := testkafka.New(t)
+	var out bytes.Buffer
+	rc := RunConfig{Config: Config{Brokers: kc.Addrs(), Catalogue: 7, Seed: 1}, Duration: 300 * time.Millisecond}
+	if err := RunFor(context.Background(), rc, &out); err != nil {
+		t.Fatalf("RunFor: got %v, want nil once the duration passed", err)
+	}
+	want := regexp.MustCompile(`^datagen: 7 content rows created, 0 events \(0\.0/s\), 0 updates, 0 deletes in \S+\n$`)
+	if !want.MatchString(out.String()) {
+		t.Errorf("got %q, want it to match %s", out.String(), want)
+	}
+	if recs := kc.ReadAll(contentTopic, 7, 10*time.Second); len(recs) != 7 {
+		t.Errorf("content records: got %d, want the catalogue of 7", len(recs))
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"go.uber.org/zap"
 
+	"github.com/thmanyah/enricher/internal/field"
 	"github.com/thmanyah/enricher/internal/kafkax"
 	"github.com/thmanyah/enricher/internal/pgtemp"
 	"github.com/thmanyah/enricher/internal/promq"
@@ -43,7 +44,8 @@ type Config struct {
 	UpdateRate  float64
 	Seed        uint64        // of the data generator
 	StatusEvery time.Duration // how often the status line is printed; must be positive
-	// Duration, when positive, stops the demo after that long.
+	// Duration, when positive, stops the demo after that long; 0 runs until
+	// ctx ends; it must not be negative.
 	Duration time.Duration
 	// NoPostgres skips Postgres even when its binaries are found.
 	NoPostgres bool
@@ -51,14 +53,22 @@ type Config struct {
 	Service func(brokers []string, dataDir string) (Service, error)
 }
 
+// FieldError is the error of Run for a Config value it refuses: Field
+// names the Config field.
+type FieldError = field.Error
+
+// validate checks every field; an error is a *FieldError, but for a
+// missing Service.
 func (c *Config) validate() error {
 	switch {
 	case !(c.Rate > 0) || math.IsInf(c.Rate, 0):
-		return fmt.Errorf("demo: rate %v: must be positive", c.Rate)
+		return field.Refuse("Rate", "must be positive")
 	case !(c.UpdateRate >= 0) || math.IsInf(c.UpdateRate, 0):
-		return fmt.Errorf("demo: update rate %v: must not be negative", c.UpdateRate)
+		return field.Refuse("UpdateRate", "must not be negative (0: no content changes)")
 	case c.StatusEvery <= 0:
-		return fmt.Errorf("demo: status interval %v: must be positive", c.StatusEvery)
+		return field.Refuse("StatusEvery", "must be positive")
+	case c.Duration < 0:
+		return field.Refuse("Duration", "must not be negative (0: until Ctrl-C)")
 	case c.Service == nil:
 		return errors.New("demo: no service")
 	}
@@ -79,7 +89,9 @@ var topics = []struct {
 }
 
 // Run runs the demo until ctx ends, cfg.Duration passes, or a part fails,
-// writing what it does to out; log receives the parts' logs.
+// writing what it does to out; log receives the parts' logs. It validates
+// cfg first: a refused value is a *FieldError returned before anything
+// starts.
 func Run(ctx context.Context, cfg Config, log *zap.Logger, out io.Writer) error {
 	if err := cfg.validate(); err != nil {
 		return err

@@ -29,6 +29,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/thmanyah/enricher/internal/field"
 	"github.com/thmanyah/enricher/internal/rungroup"
 )
 
@@ -44,6 +45,9 @@ type Faults struct {
 
 // Config configures a Receiver.
 type Config struct {
+	// Addr is where Run listens (host:port; port 0 picks a free one, logged
+	// as "addr"). New and Serve do not read it.
+	Addr   string
 	Faults Faults
 	Seed   uint64 // of the fault draws; 0 draws a random seed
 	Logger *zap.Logger
@@ -311,10 +315,66 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// Run serves a Receiver configured by cfg on ln until ctx ends (it then
-// shuts down gracefully, letting requests in flight finish, and returns
-// nil) or serving fails. ln is closed when Run returns.
-func Run(ctx context.Context, cfg Config, ln net.Listener) error {
+// FieldError is the error of Run and Serve for a Config value they refuse,
+// the listening address included: Field names the Config field
+// ("Faults.FailRate" for a field of Faults).
+type FieldError = field.Error
+
+// validate refuses fault settings that make no sense; an error is a
+// *FieldError.
+func (f *Faults) validate() error {
+	for _, r := range []struct {
+		field string
+		v     float64
+	}{
+		{"FailRate", f.FailRate}, {"ThrottleRate", f.ThrottleRate}, {"DropRate", f.DropRate}, {"SlowRate", f.SlowRate},
+	} {
+		if !(r.v >= 0 && r.v <= 1) {
+			return field.Refuse("Faults."+r.field, "must be a fraction in [0,1]")
+		}
+	}
+	switch {
+	case f.FailRate+f.ThrottleRate+f.DropRate > 1:
+		return field.Refuse("Faults.FailRate", "fail, throttle and drop rates add up to more than 1")
+	case f.Slow < 0:
+		return field.Refuse("Faults.Slow", "must not be negative")
+	case f.RetryAfter < 0:
+		return field.Refuse("Faults.RetryAfter", "must not be negative")
+	}
+	return nil
+}
+
+// Run is `enricher receiver`: it validates cfg, listens on cfg.Addr and
+// serves there (Serve). A refused Config, or an Addr it cannot listen on,
+// is a *FieldError returned before anything is served.
+func Run(ctx context.Context, cfg Config) error {
+	if err := field.CheckHostPort("Addr", cfg.Addr); err != nil {
+		return err
+	}
+	if err := cfg.Faults.validate(); err != nil {
+		return err
+	}
+	ln, err := field.Listen("Addr", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, cfg, ln)
+}
+
+// Serve serves a Receiver configured by cfg on ln (cfg.Addr is not read)
+// until ctx ends (it then shuts down gracefully, letting requests in flight
+// finish, and returns nil) or serving fails. Fault settings that make no
+// sense are a *FieldError returned before anything is served. ln is closed
+// when Serve returns.
+func Serve(ctx context.Context, cfg Config, ln net.Listener) error {
+	if err := cfg.Faults.validate(); err != nil {
+		ln.Close()
+		return err
+	}
+	return serve(ctx, cfg, ln)
+}
+
+func serve(ctx context.Context, cfg Config, ln net.Listener) error {
 	r := New(cfg)
 	srv := &http.Server{
 		Handler:           r,
