@@ -34,7 +34,12 @@ func (b Backoff) Delay(attempt int) time.Duration {
 
 // Wait sleeps for the attempt's delay or until ctx is done, returning ctx's error then.
 func (b Backoff) Wait(ctx context.Context, attempt int) error {
-	t := time.NewTimer(b.Delay(attempt))
+	return Sleep(ctx, b.Delay(attempt))
+}
+
+// Sleep sleeps for d or until ctx is done, returning ctx's error then.
+func Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/thmanyah/enricher/dlq"
+	"github.com/thmanyah/enricher/internal/retry"
 	"github.com/thmanyah/enricher/schemas"
 )
 
@@ -255,15 +256,7 @@ func (s *Sink) waitThrottle(ctx context.Context) error {
 	if d <= 0 {
 		return nil
 	}
-	d += rand.N(d/10 + 1)
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return retry.Sleep(ctx, d+rand.N(d/10+1))
 }
 
 // produceDLQ writes the dead letters, retrying until the broker
