@@ -126,11 +126,6 @@ type Processor struct {
 	positions map[topicPartition]kafkax.PartitionStatus
 }
 
-// Enricher is the old name of Processor.
-//
-// Deprecated: use Processor.
-type Enricher = Processor
-
 type topicPartition struct {
 	topic     string
 	partition int
