@@ -311,16 +311,7 @@ func (c *Consumer) startPartition(ctx context.Context, wg *sync.WaitGroup, id in
 		next = o.FirstOffset
 	}
 	c.next[id] = next
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:       c.cfg.Brokers,
-		Topic:         c.cfg.Topic,
-		Partition:     id,
-		MinBytes:      1,
-		MaxBytes:      16 << 20,
-		MaxWait:       250 * time.Millisecond,
-		QueueCapacity: 1024,
-		ErrorLogger:   kafkax.ErrorLogger(c.log, "kafka reader"),
-	})
+	r := kafka.NewReader(kafkax.PartitionReaderConfig(c.cfg.Brokers, c.cfg.Topic, id, 1024, c.log))
 	if err := r.SetOffset(next); err != nil {
 		return fmt.Errorf("set offset %s/%d@%d: %w", c.cfg.Topic, id, next, err)
 	}

@@ -59,6 +59,24 @@ func GroupReaderConfig(brokers []string, group string, topics []string, queue in
 	}
 }
 
+// PartitionReaderConfig is the configuration of a reader of one partition,
+// outside any consumer group (the content view reads every partition; the
+// HTTP sink and the Redis sink's rebuild seek themselves). queue is as in
+// GroupReaderConfig; 0 takes kafka-go's default. The caller seeks with
+// SetOffset.
+func PartitionReaderConfig(brokers []string, topic string, partition, queue int, log *zap.Logger) kafka.ReaderConfig {
+	return kafka.ReaderConfig{
+		Brokers:       brokers,
+		Topic:         topic,
+		Partition:     partition,
+		MinBytes:      1,
+		MaxBytes:      16 << 20,
+		MaxWait:       250 * time.Millisecond,
+		QueueCapacity: queue,
+		ErrorLogger:   ErrorLogger(log, "kafka partition reader"),
+	}
+}
+
 // ErrorLogger routes a kafka-go reader's or writer's error messages to log
 // as warnings, prefixed with what.
 func ErrorLogger(log *zap.Logger, what string) kafka.Logger {

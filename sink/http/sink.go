@@ -135,16 +135,10 @@ func (s *Sink) runPartition(gctx context.Context, gen *kafka.Generation, id int)
 	if err != nil {
 		return // the generation ended
 	}
-	rc := kafka.ReaderConfig{
-		Brokers:       s.cfg.Brokers,
-		Topic:         s.cfg.Topic,
-		Partition:     id,
-		MinBytes:      1,
-		MaxBytes:      1 << 20,
-		MaxWait:       250 * time.Millisecond,
-		QueueCapacity: s.cfg.BatchSize,
-		ErrorLogger:   kafkax.ErrorLogger(log, "kafka partition reader"),
-	}
+	rc := kafkax.PartitionReaderConfig(s.cfg.Brokers, s.cfg.Topic, id, s.cfg.BatchSize, log)
+	// A POST carries at most BatchSize records: 1 MiB per fetch bounds what
+	// each of the (possibly many) partitions holds while it waits.
+	rc.MaxBytes = 1 << 20
 	if s.cfg.ReaderConfig != nil {
 		s.cfg.ReaderConfig(&rc)
 	}

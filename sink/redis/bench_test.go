@@ -10,6 +10,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/thmanyah/enricher/internal/promq"
 	"github.com/thmanyah/enricher/schemas"
 	redissink "github.com/thmanyah/enricher/sink/redis"
 )
@@ -52,7 +53,7 @@ func BenchmarkThroughput(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
 	h := histogram(b, r.reg, "enricher_sink_redis_merge_seconds")
-	b.ReportMetric(quantile(h, 0.99)*1000, "merge-p99-ms")
+	b.ReportMetric(promq.Quantile(h, 0.99)*1000, "merge-p99-ms")
 	if got := metric(b, r.reg, "enricher_sink_redis_events_total", "outcome", "applied"); int(got) != b.N {
 		b.Fatalf("applied %v, want %d", got, b.N)
 	}
@@ -99,9 +100,9 @@ func BenchmarkFreshness(b *testing.B) {
 		return int(n) == b.N, strconv.Itoa(int(n))
 	})
 	h := histogram(b, r.reg, redissink.FreshnessMetric)
-	b.ReportMetric(quantile(h, 0.50)*1000, "fresh-p50-ms")
-	b.ReportMetric(quantile(h, 0.99)*1000, "fresh-p99-ms")
+	b.ReportMetric(promq.Quantile(h, 0.50)*1000, "fresh-p50-ms")
+	b.ReportMetric(promq.Quantile(h, 0.99)*1000, "fresh-p99-ms")
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
 	m := histogram(b, r.reg, "enricher_sink_redis_merge_seconds")
-	b.ReportMetric(quantile(m, 0.99)*1000, "merge-p99-ms")
+	b.ReportMetric(promq.Quantile(m, 0.99)*1000, "merge-p99-ms")
 }

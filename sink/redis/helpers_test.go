@@ -371,24 +371,6 @@ func waitProcessed(t testing.TB, r *running, n int) {
 	})
 }
 
-// quantile estimates a quantile of a histogram from its buckets.
-func quantile(h *dto.Histogram, q float64) float64 {
-	rank := q * float64(h.GetSampleCount())
-	var prevCount uint64
-	prevBound := 0.0
-	for _, b := range h.GetBucket() {
-		if float64(b.GetCumulativeCount()) >= rank {
-			in := float64(b.GetCumulativeCount() - prevCount)
-			if in == 0 {
-				return b.GetUpperBound()
-			}
-			return prevBound + (b.GetUpperBound()-prevBound)*(rank-float64(prevCount))/in
-		}
-		prevCount, prevBound = b.GetCumulativeCount(), b.GetUpperBound()
-	}
-	return prevBound
-}
-
 func histogram(t testing.TB, reg prometheus.Gatherer, name string) *dto.Histogram {
 	t.Helper()
 	mfs, err := reg.Gather()

@@ -210,11 +210,8 @@ func (s *Sink) offsetsSince(ctx context.Context, from time.Time) ([]partitionRan
 // replay applies one partition's range, in batches, without dead-lettering
 // (poison records were dead-lettered when first consumed) or committing.
 func (s *Sink) replay(ctx context.Context, a *applier, pr partitionRange) (int64, error) {
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: s.cfg.Brokers, Topic: s.cfg.Topic, Partition: pr.partition,
-		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 250 * time.Millisecond,
-		ErrorLogger: kafkax.ErrorLogger(s.log.With(zap.Int("partition", pr.partition)), "kafka rebuild reader"),
-	})
+	r := kafka.NewReader(kafkax.PartitionReaderConfig(s.cfg.Brokers, s.cfg.Topic, pr.partition, 0,
+		s.log.With(zap.Int("partition", pr.partition), zap.String("reader", "rebuild"))))
 	defer r.Close()
 	if err := r.SetOffset(pr.start); err != nil {
 		return 0, fmt.Errorf("seek to %d: %w", pr.start, err)
