@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
-	"unsafe"
 
 	"github.com/linkedin/goavro/v2"
 )
@@ -63,9 +62,6 @@ func (f Framing) String() string {
 type Encoder struct {
 	codec  *goavro.Codec
 	header []byte // framing prefix, the same for every record
-	// aliased says whether natives read their values through aliases (see
-	// native) or box them afresh for every record.
-	aliased bool
 	// natives recycles the map goavro encodes from: building the 11-entry
 	// map and its union wrappers afresh would dominate the cost of a record.
 	natives sync.Pool
@@ -101,8 +97,8 @@ func NewEncoder(schemaID int, framing Framing) (*Encoder, error) {
 	default:
 		return nil, fmt.Errorf("new encoder: unknown framing %v", framing)
 	}
-	e := &Encoder{codec: codec, header: header, aliased: aliasingWorks}
-	e.natives.New = func() any { return newNative(e.aliased) }
+	e := &Encoder{codec: codec, header: header}
+	e.natives.New = func() any { return newNative() }
 	return e, nil
 }
 
@@ -146,18 +142,15 @@ func Register(ctx context.Context, r Registrar) (int, error) {
 // nullable field keeps its wrapper map for the native's life, and a record
 // entry is rewritten only when the field switches between NULL and set.
 //
-// The values themselves live in the typed fields below. When aliased (always,
-// unless the runtime does not allow it), every value goavro sees is an alias
-// of one of them (see alias), so filling a record is plain stores: no map
-// writes into the wrappers and no boxing, which would allocate for each
-// string, double, long and most ints. When not aliased, fill boxes every
-// value into the maps.
+// The values themselves live in the typed fields below; fill boxes each into
+// the maps (rebox). Boxing allocates for each string, double, long and most
+// ints; a writer specialised to the schema (issue 15) removes that cost
+// without the unsafe interface aliasing an earlier version used.
 //
 // A pooled native may keep the last record's values alive until its next
 // use; they are a few short strings.
 type native struct {
-	record  map[string]any
-	aliased bool
+	record map[string]any
 
 	eventID, eventTs int64
 	strs             [5]string  // slotContentID..slotContentType
@@ -194,21 +187,10 @@ var unionFields = [...]struct{ field, branch string }{
 	slotEngagementPct:     {"engagement_pct", "double"},
 }
 
-func newNative(aliased bool) *native {
-	n := &native{record: make(map[string]any, 11), aliased: aliased}
-	n.record["event_id"] = aliasOrBox(aliased, &n.eventID)
-	n.record["event_ts"] = aliasOrBox(aliased, &n.eventTs)
+func newNative() *native {
+	n := &native{record: make(map[string]any, 11)}
 	for i, f := range unionFields {
-		var v any
-		switch {
-		case i <= slotContentType:
-			v = aliasOrBox(aliased, &n.strs[i])
-		case i <= slotLengthSeconds:
-			v = aliasOrBox(aliased, &n.ints[i-slotDurationMs])
-		default:
-			v = aliasOrBox(aliased, &n.doubles[i-slotEngagementSeconds])
-		}
-		n.wraps[i] = map[string]any{f.branch: v}
+		n.wraps[i] = map[string]any{f.branch: nil}
 		// goavro selects the null branch only for an untyped nil.
 		n.record[f.field] = nil
 	}
@@ -240,9 +222,7 @@ func (n *native) fill(o *Output) error {
 	n.doubles[0], n.doubles[1] = o.EngagementSeconds.Float64, o.EngagementPct.Float64
 	n.setUnion(slotEngagementSeconds, o.EngagementSeconds.Valid)
 	n.setUnion(slotEngagementPct, o.EngagementPct.Valid)
-	if !n.aliased {
-		n.rebox()
-	}
+	n.rebox()
 	return nil
 }
 
@@ -259,8 +239,7 @@ func (n *native) setUnion(slot int, valid bool) {
 	}
 }
 
-// rebox copies the typed values into the maps of a native that is not
-// aliased.
+// rebox copies the typed values into the maps.
 func (n *native) rebox() {
 	n.record["event_id"] = n.eventID
 	n.record["event_ts"] = n.eventTs
@@ -279,75 +258,4 @@ func (n *native) rebox() {
 		}
 		n.wraps[i][unionFields[i].branch] = v
 	}
-}
-
-// aliasable are the types natives alias: none is pointer-shaped, so an
-// interface holding one points at its value.
-type aliasable interface {
-	int32 | int64 | float64 | string
-}
-
-// eface is the layout of an interface value of type any: its dynamic type
-// and, for the aliasable types, a pointer to its value.
-type eface struct {
-	typ, data unsafe.Pointer
-}
-
-// alias returns an interface value whose data word points at *p instead of
-// at the immutable copy that converting *p to any makes, so that a store to
-// *p changes the value a reader of the interface sees.
-//
-// Natives hold such aliases of their own fields. goavro reads a native's
-// values only inside BinaryFromNative, on the goroutine holding the native,
-// and keeps none of them, so an alias is never read while its variable
-// changes and never outlives it. The variables are fields of a heap-allocated
-// native, which the garbage collector scans as usual; the data word is an
-// ordinary pointer into it.
-//
-// The representation of interface values is not part of the Go spec, so
-// aliasingWorks checks at start-up that aliases behave so on this runtime;
-// where they do not, natives box every value instead (and
-// TestEncodeAliasing fails, to say so).
-func alias[T aliasable](p *T) any {
-	var v any = *p // for the type word
-	(*eface)(unsafe.Pointer(&v)).data = unsafe.Pointer(p)
-	return v
-}
-
-func aliasOrBox[T aliasable](aliased bool, p *T) any {
-	if aliased {
-		return alias(p)
-	}
-	return *p
-}
-
-var aliasingWorks = checkAliasing()
-
-func checkAliasing() bool {
-	if unsafe.Sizeof(eface{}) != unsafe.Sizeof(any(nil)) {
-		return false
-	}
-	v := new(struct {
-		i64 int64
-		i32 int32
-		f64 float64
-		s   string
-	})
-	a := [...]any{alias(&v.i64), alias(&v.i32), alias(&v.f64), alias(&v.s)}
-	for _, want := range [...]struct {
-		i64 int64
-		i32 int32
-		f64 float64
-		s   string
-	}{{-1 << 40, -1 << 20, -1.5e300, "alias check"}, {math.MaxInt64, math.MaxInt32, math.Pi, "second"}} {
-		v.i64, v.i32, v.f64, v.s = want.i64, want.i32, want.f64, want.s
-		i64, ok1 := a[0].(int64)
-		i32, ok2 := a[1].(int32)
-		f64, ok3 := a[2].(float64)
-		s, ok4 := a[3].(string)
-		if !ok1 || !ok2 || !ok3 || !ok4 || i64 != want.i64 || i32 != want.i32 || f64 != want.f64 || s != want.s {
-			return false
-		}
-	}
-	return true
 }

@@ -790,21 +790,13 @@ func checkSame(t testing.TB, e *Encoder, ref *refEncoder, dst []byte, o *Output)
 	return got, true, err
 }
 
-// encoderModes are the ways an Encoder can fill its natives: through aliases
-// where the runtime allows (the default) and by boxing every value.
-var encoderModes = []struct {
-	name    string
-	aliased bool
-}{{"aliased", true}, {"boxed", false}}
+// encoderModes are the ways an Encoder can fill its natives: boxing every
+// value is the only one left since the unsafe aliasing was removed.
+var encoderModes = []struct{ name string }{{"boxed"}}
 
-func newEncoderMode(t testing.TB, id int, framing Framing, aliased bool) *Encoder {
+func newEncoderMode(t testing.TB, id int, framing Framing) *Encoder {
 	t.Helper()
-	e := newEncoder(t, id, framing)
-	if aliased && !e.aliased {
-		t.Skip("aliasing unsupported on this runtime (see TestEncodeAliasing)")
-	}
-	e.aliased = aliased // before the first Append creates a native
-	return e
+	return newEncoder(t, id, framing)
 }
 
 // TestEncodeMatchesReference encodes random records one after another on
@@ -819,7 +811,7 @@ func TestEncodeMatchesReference(t *testing.T) {
 			fr   Framing
 		}{{"confluent", 1 << 30, FramingConfluent}, {"single-object", 0, FramingSingleObject}} {
 			t.Run(mode.name+"/"+f.name, func(t *testing.T) {
-				e := newEncoderMode(t, f.id, f.fr, mode.aliased)
+				e := newEncoderMode(t, f.id, f.fr)
 				ref := newRefEncoder(t, f.id, f.fr)
 				r := rand.New(rand.NewPCG(1, uint64(len(f.name))))
 				var dst []byte
@@ -868,10 +860,7 @@ func TestEncodeNativeReuse(t *testing.T) {
 	}
 	for _, mode := range encoderModes {
 		t.Run(mode.name, func(t *testing.T) {
-			if mode.aliased && !aliasingWorks {
-				t.Skip("aliasing unsupported on this runtime")
-			}
-			n := newNative(mode.aliased)
+			n := newNative()
 			for i := range seq {
 				o := &seq[i]
 				want, wantErr := ref.Append(nil, o)
@@ -896,7 +885,7 @@ func TestEncodeNativeReuse(t *testing.T) {
 func TestEncodeConcurrentMatchesReference(t *testing.T) {
 	for _, mode := range encoderModes {
 		t.Run(mode.name, func(t *testing.T) {
-			e := newEncoderMode(t, 5, FramingConfluent, mode.aliased)
+			e := newEncoderMode(t, 5, FramingConfluent)
 			ref := newRefEncoder(t, 5, FramingConfluent)
 			var wg sync.WaitGroup
 			for g := range 16 {
@@ -914,36 +903,6 @@ func TestEncodeConcurrentMatchesReference(t *testing.T) {
 			}
 			wg.Wait()
 		})
-	}
-}
-
-// TestEncodeAliasing checks that this runtime supports the aliases natives
-// are built from; without them Encoder still works, at the old cost. It also
-// checks the point of them: filling and encoding a record allocates nothing.
-func TestEncodeAliasing(t *testing.T) {
-	if !aliasingWorks {
-		t.Fatal("interface values cannot alias variables on this runtime: Encoder falls back to boxing every value, allocating about 10 times per record; see checkAliasing")
-	}
-	codec, err := goavro.NewCodec(ProcessedEngagement())
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := newNative(true)
-	buf := make([]byte, 0, 512)
-	outs := []Output{outputCases[1].out, outputCases[0].out, outputCases[3].out, outputCases[4].out}
-	i := 0
-	allocs := testing.AllocsPerRun(200, func() {
-		o := &outs[i%len(outs)]
-		i++
-		if err := n.fill(o); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := codec.BinaryFromNative(buf[:0], n.record); err != nil {
-			t.Fatal(err)
-		}
-	})
-	if allocs != 0 {
-		t.Errorf("got %v allocations per record, want 0", allocs)
 	}
 }
 

@@ -23,13 +23,13 @@ func TestBrokersFlag(t *testing.T) {
 		{name: "ipv6", value: "[::1]:9092", want: []string{"[::1]:9092"}},
 		{name: "empty is the command's to judge", value: ""},
 		{name: "not host:port", value: "not a broker:::", wantErr: `--brokers ($KAFKA_BROKERS): "not a broker:::" is not host:port`},
-		{name: "no port", value: "kafka", wantErr: `--brokers ($KAFKA_BROKERS): "kafka" is not host:port`},
+		{name: "no port means 9092, as kafka-go reads it", value: "kafka", want: []string{"kafka:9092"}},
 		{name: "no host", value: ":9092", wantErr: `--brokers ($KAFKA_BROKERS): ":9092" is not host:port`},
 		{name: "port zero", value: "kafka:0", wantErr: `--brokers ($KAFKA_BROKERS): "kafka:0" is not host:port`},
 		{name: "port too big", value: "kafka:65536", wantErr: `--brokers ($KAFKA_BROKERS): "kafka:65536" is not host:port`},
 		{name: "port not a number", value: "kafka:http", wantErr: `--brokers ($KAFKA_BROKERS): "kafka:http" is not host:port`},
 		{name: "blank in host", value: "my kafka:9092", wantErr: `--brokers ($KAFKA_BROKERS): "my kafka:9092" is not host:port`},
-		{name: "second entry bad", value: "a:1,b", wantErr: `--brokers ($KAFKA_BROKERS): "b" is not host:port`},
+		{name: "second entry bad", value: "a:1,b:x", wantErr: `--brokers ($KAFKA_BROKERS): "b:x" is not host:port`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := cli.ParseBrokers(tc.value)

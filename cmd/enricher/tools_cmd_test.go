@@ -20,7 +20,7 @@ import (
 // TestDatagenCaptureBenchFlags checks the tool commands refuse bad flags
 // with one line naming the flag, before they connect to anything.
 func TestDatagenCaptureBenchFlags(t *testing.T) {
-	const badBrokers = `--brokers ($KAFKA_BROKERS): "kafka" is not host:port`
+	const badBrokers = `--brokers ($KAFKA_BROKERS): "kafka:x" is not host:port`
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -29,7 +29,7 @@ func TestDatagenCaptureBenchFlags(t *testing.T) {
 		{"datagen: no target", []string{"datagen"}, "datagen: give exactly one of --pg-url ($PG_URL) and --brokers ($KAFKA_BROKERS)"},
 		{"datagen: both targets", []string{"datagen", "--pg-url", "postgres://x@127.0.0.1:1/db", "--brokers", "127.0.0.1:1"},
 			"datagen: give exactly one of --pg-url ($PG_URL) and --brokers ($KAFKA_BROKERS)"},
-		{"datagen: bad brokers", []string{"datagen", "--brokers", "kafka"}, badBrokers},
+		{"datagen: bad brokers", []string{"datagen", "--brokers", "kafka:x"}, badBrokers},
 		{"datagen: negative rate", []string{"datagen", "--brokers", "127.0.0.1:1", "--rate", "-1"}, "--rate ($DATAGEN_RATE): must not be negative"},
 		{"datagen: negative update rate", []string{"datagen", "--brokers", "127.0.0.1:1", "--update-rate", "-1"},
 			"--update-rate ($DATAGEN_UPDATE_RATE): must not be negative"},
@@ -44,10 +44,10 @@ func TestDatagenCaptureBenchFlags(t *testing.T) {
 			`--slot ($CAPTURE_SLOT): "Bad-Slot": want lower-case letters, digits and _`},
 		{"capture: table listed twice", []string{"capture", "--pg-url", "postgres://x@127.0.0.1:1/db", "--tables", "content,public.content"},
 			`--tables ($CAPTURE_TABLES): "public.content" listed twice`},
-		{"capture: bad brokers", []string{"capture", "--pg-url", "postgres://x@127.0.0.1:1/db", "--brokers", "kafka"}, badBrokers},
-		{"bench: bad brokers", []string{"bench", "--brokers", "kafka"}, badBrokers},
-		{"bench passthrough: bad brokers", []string{"bench", "passthrough", "--brokers", "kafka"}, badBrokers},
-		{"backfill: bad brokers", []string{"backfill", "--brokers", "kafka"}, badBrokers},
+		{"capture: bad brokers", []string{"capture", "--pg-url", "postgres://x@127.0.0.1:1/db", "--brokers", "kafka:x"}, badBrokers},
+		{"bench: bad brokers", []string{"bench", "--brokers", "kafka:x"}, badBrokers},
+		{"bench passthrough: bad brokers", []string{"bench", "passthrough", "--brokers", "kafka:x"}, badBrokers},
+		{"backfill: bad brokers", []string{"backfill", "--brokers", "kafka:x"}, badBrokers},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, env := range []string{"KAFKA_BROKERS", "PG_URL"} {

@@ -29,9 +29,9 @@ fi
 if ! command -v docker >/dev/null 2>&1; then
   fail "no docker command on PATH: install Docker Engine (https://docs.docker.com/engine/install/) and start it"
 fi
-if ! "${limit[@]}" docker info --format '{{.ServerVersion}}' >/dev/null 2>&1; then
+if ! ${limit[@]+"${limit[@]}"} docker info --format '{{.ServerVersion}}' >/dev/null 2>&1; then
   fail "no Docker engine answers (docker info failed): install Docker Engine and start it"
 fi
-if [ ${#compose[@]} -gt 0 ] && ! "${limit[@]}" "${compose[@]}" version >/dev/null 2>&1; then
+if [ ${#compose[@]} -gt 0 ] && ! ${limit[@]+"${limit[@]}"} "${compose[@]}" version >/dev/null 2>&1; then
   fail "no compose client ('${compose[*]} version' failed): install the Docker Compose plugin or docker-compose 1.29+"
 fi

@@ -75,6 +75,12 @@ func ApplyEnv(cmd *cobra.Command, _ []string) error {
 // command's to say.
 func ParseBrokers(s string) ([]string, error) {
 	brokers := SplitList(s)
+	for i, b := range brokers {
+		// A bare host means port 9092, as kafka-go and Kafka's own tools read it.
+		if _, _, err := net.SplitHostPort(b); err != nil && !strings.ContainsAny(b, ":[]") {
+			brokers[i] = net.JoinHostPort(b, "9092")
+		}
+	}
 	if err := CheckBrokers(brokers); err != nil {
 		return nil, err
 	}

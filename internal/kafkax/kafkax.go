@@ -28,9 +28,10 @@ func NewWriter(brokers []string) *kafka.Writer {
 		// 8% of the enricher's CPU. A batch of ours spreads over the
 		// partitions, so 1024 per partition and request is rarely the limit.
 		BatchSize: 1024,
-		// Below the broker's default message.max.bytes (1 MiB + 12) with room
-		// for the record batch's own overhead.
-		BatchBytes: 960 << 10,
+		// kafka-go refuses, before sending, any message larger than this,
+		// and callers retry a failed write: it must stay above the largest
+		// record a broker accepts, so the broker is the one to refuse.
+		BatchBytes: 8 << 20,
 		// Callers hand over whole batches and wait for the acknowledgement;
 		// the writer holds a batch that is not full this long before sending
 		// it, so this is pure latency.

@@ -68,6 +68,7 @@ func (g *Group) Serve(srv *http.Server, ln net.Listener) {
 		}
 		return nil
 	}, func(error) {
+		g.stop() // the other parts start stopping while requests finish
 		ctx, cancel := context.WithTimeout(context.Background(), g.grace)
 		defer cancel()
 		_ = srv.Shutdown(ctx)
