@@ -5,6 +5,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
 
@@ -109,8 +111,26 @@ func (c *Consumer) applyBatch(ctx, workCtx context.Context, recs []fetched) erro
 	}
 	c.m.applyTime.Observe(time.Since(start).Seconds())
 	c.checkReady()
+	if f := c.onApply.Load(); f != nil {
+		ids := c.appliedIDs[:0]
+		for i := range recs {
+			if recs[i].err == nil && recs[i].ev.Key != uuid.Nil {
+				ids = append(ids, recs[i].ev.Key)
+			}
+		}
+		if len(ids) > 0 {
+			(*f)(ids)
+		}
+		c.appliedIDs = ids[:0]
+	}
 	return nil
 }
+
+// OnApply sets f to be called, after every batch of content changes is in
+// the view, with the ids the batch changed; f must not keep the slice. A
+// later call replaces f. It is how the enricher releases the events it holds
+// for late content at once, without polling.
+func (c *Consumer) OnApply(f func(ids []uuid.UUID)) { c.onApply.Store(&f) }
 
 // decode decodes a record, retrying transient failures until they pass or
 // ctx ends (errShutdown).

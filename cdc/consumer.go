@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
@@ -93,6 +95,11 @@ type Consumer struct {
 	// has since reached: everything in the topic then is in the view.
 	caughtUpAt atomic.Int64
 	batch      store.Batch
+	// onApply hears the ids of every batch of changes once they are in the
+	// view (the enricher releases the events it holds for them); appliedIDs
+	// is the buffer handed to it.
+	onApply    atomic.Pointer[func(ids []uuid.UUID)]
+	appliedIDs []uuid.UUID
 
 	// unreachable is set while the brokers cannot be reached (the latest
 	// metadata or offsets request got no answer), nil once one answers.

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -39,6 +40,9 @@ type Freshness interface {
 	// has been applied since; zero if unknown.
 	CaughtUpAt() time.Time
 	WaitCaughtUp(ctx context.Context) error
+	// OnApply sets the function told the ids of every batch of content
+	// changes once they are in the view.
+	OnApply(f func(ids []uuid.UUID))
 }
 
 // Producer writes records and returns once the broker acknowledged them;
@@ -67,10 +71,20 @@ type Config struct {
 	Freshness Freshness
 	Decoder   *debezium.Decoder
 	Encoder   *schemas.Encoder
-	Producer  Producer
 
-	Mode     Mode
+	Mode Mode
+	// JoinWait is how long an event whose content is missing (or may be
+	// newer than the view) is held for it, from when it was read; 0 holds
+	// nothing.
 	JoinWait time.Duration
+	// HoldMaxEvents and HoldMaxBytes bound the events held at once (default
+	// 100,000 and 64 MiB); an event that does not fit is emitted at once.
+	HoldMaxEvents int
+	HoldMaxBytes  int64
+	// ExactlyOnce makes a partition's new owner skip the input records whose
+	// output its predecessor wrote but did not commit (see package doc).
+	// Off, delivery is at-least-once, as before version 14.
+	ExactlyOnce bool
 	// SourceHeaders adds source.topic, source.partition and source.offset
 	// headers to every output record. Off by default: they cost more CPU
 	// per record, here and in the broker, than encoding the record.
@@ -84,8 +98,10 @@ type Config struct {
 	Logger     *zap.Logger
 	Registerer prometheus.Registerer
 	Backoff    retry.Backoff
-	// Reader lets tests shorten group timings; nil uses production defaults.
-	Reader func(*kafka.ReaderConfig)
+	// GroupConfig lets tests shorten group timings; nil uses production defaults.
+	GroupConfig func(*kafka.ConsumerGroupConfig)
+	// Writer lets tests adjust the producer before it is used.
+	Writer func(*kafka.Writer)
 }
 
 func (c *Config) validate() error {
@@ -98,10 +114,18 @@ func (c *Config) validate() error {
 		return errors.New("no consumer group")
 	case c.OutputTopic == "" || c.DLQTopic == "":
 		return errors.New("output and dlq topics are required")
-	case c.View == nil || c.Freshness == nil || c.Decoder == nil || c.Encoder == nil || c.Producer == nil:
-		return errors.New("view, freshness, decoder, encoder and producer are required")
+	case c.View == nil || c.Freshness == nil || c.Decoder == nil || c.Encoder == nil:
+		return errors.New("view, freshness, decoder and encoder are required")
 	case c.JoinWait < 0:
 		return errors.New("negative join wait")
+	case c.HoldMaxEvents < 0 || c.HoldMaxBytes < 0:
+		return errors.New("negative hold bound")
+	}
+	if c.HoldMaxEvents == 0 {
+		c.HoldMaxEvents = 100_000
+	}
+	if c.HoldMaxBytes == 0 {
+		c.HoldMaxBytes = 64 << 20
 	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
@@ -117,6 +141,11 @@ type Processor struct {
 	cfg Config
 	log *zap.Logger
 	m   *metrics
+
+	producer Producer
+	front    frontiers
+	// onApply is the current generation's hold, told of content changes.
+	onApply atomic.Pointer[hold]
 
 	mu      sync.Mutex
 	started bool
@@ -134,6 +163,7 @@ type topicPartition struct {
 // item is one input record on its way through a batch.
 type item struct {
 	msg    *kafka.Message
+	ps     *partState
 	ev     debezium.EngagementEvent
 	look   store.Lookup
 	found  bool
@@ -173,9 +203,11 @@ func (e *Processor) Positions() []kafkax.PartitionStatus {
 	return out
 }
 
-// Run waits for the content view to be ready, then enriches until ctx ends.
-// The batches in flight when ctx ends are finished (their output produced and
-// their offsets committed) within a grace period, or left uncommitted.
+// Run waits for the content view to be ready, then enriches, as a member of
+// the consumer group, until ctx ends. Each generation's partitions are
+// served by runGeneration; the batches in flight when a generation ends are
+// finished (their output produced and their offsets committed) within a
+// grace period, or left uncommitted.
 func (e *Processor) Run(ctx context.Context) error {
 	e.mu.Lock()
 	if e.started {
@@ -190,34 +222,105 @@ func (e *Processor) Run(ctx context.Context) error {
 		return nil
 	case <-e.cfg.Freshness.ReadyC():
 	}
-	p := newPipeline(e.cfg.BatchSize, e.cfg.Linger, e.cfg.Workers)
-	rc := kafkax.GroupReaderConfig(e.cfg.Brokers, e.cfg.Group, e.cfg.Topics, p.batchSize, e.log)
-	if e.cfg.Reader != nil {
-		e.cfg.Reader(&rc)
+	w := kafkax.NewWriter(e.cfg.Brokers)
+	// Every record names its partition (targetPartition), and the writer
+	// reports the offsets it got: they bound the tail scans.
+	w.Balancer = explicitPartition{}
+	w.Completion = e.completed
+	if e.cfg.Writer != nil {
+		e.cfg.Writer(w)
 	}
-	r := kafka.NewReader(rc)
-	defer r.Close()
-	e.log.Info("enricher joining", zap.Strings("topics", e.cfg.Topics), zap.String("group", e.cfg.Group))
+	defer w.Close()
+	e.producer = w
+	e.cfg.Freshness.OnApply(func(ids []uuid.UUID) {
+		if h := e.onApply.Load(); h != nil {
+			h.applied(ids)
+		}
+	})
 
-	p.transform, p.deliver = e.process, e.deliver
-	p.commit = func(ctx, workCtx context.Context, msgs []kafka.Message) { e.commit(ctx, workCtx, r, msgs) }
-	return p.run(ctx, r)
+	gc := kafka.ConsumerGroupConfig{
+		ID: e.cfg.Group, Brokers: e.cfg.Brokers, Topics: e.cfg.Topics,
+		WatchPartitionChanges: true,
+		StartOffset:           kafka.FirstOffset,
+		ErrorLogger:           kafkax.ErrorLogger(e.log, "kafka consumer group"),
+	}
+	if e.cfg.GroupConfig != nil {
+		e.cfg.GroupConfig(&gc)
+	}
+	cg, err := kafka.NewConsumerGroup(gc)
+	if err != nil {
+		return fmt.Errorf("consumer group: %w", err)
+	}
+	defer cg.Close() // ends the generation, waiting for it to drain, then leaves
+	e.log.Info("enricher joining", zap.Strings("topics", e.cfg.Topics), zap.String("group", e.cfg.Group), zap.Bool("exactly_once", e.cfg.ExactlyOnce))
+	for attempt := 0; ; {
+		gen, err := cg.Next(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			e.log.Warn("join the consumer group; retrying", zap.String("group", e.cfg.Group), zap.Error(err))
+			if e.cfg.Backoff.Wait(ctx, attempt) != nil {
+				return nil
+			}
+			attempt++
+			continue
+		}
+		done := make(chan error, 1)
+		gen.Start(func(gctx context.Context) { done <- e.runGeneration(gctx, gen) })
+		select {
+		case err := <-done:
+			if err == nil {
+				attempt = 0
+				continue
+			}
+			e.log.Warn("generation ended; rejoining", zap.Int32("generation", gen.ID), zap.Error(err))
+			if e.cfg.Backoff.Wait(ctx, attempt) != nil {
+				return nil
+			}
+			attempt++
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// completed is the writer's Completion: it raises the frontier of every
+// partition a batch was acknowledged in.
+func (e *Processor) completed(msgs []kafka.Message, err error) {
+	if err != nil || len(msgs) == 0 {
+		return
+	}
+	last := &msgs[len(msgs)-1]
+	e.front.raise(topicPartition{last.Topic, last.Partition}, last.Offset+1)
 }
 
 var errShutdown = errors.New("shutting down")
 
 // process turns a batch of input records into output and DLQ records in
 // b.out; deliver produces them. Workers run it on several batches at once.
-func (e *Processor) process(ctx, workCtx context.Context, b *batch) error {
+// An event whose content is missing, or may be newer than the view, is
+// marked "hold": deliver hands it to the hold.
+func (g *generation) process(ctx, workCtx context.Context, b *batch) error {
+	e := g.e
 	b.start = time.Now()
 	e.m.batchAge.Observe(b.start.Sub(b.in[0].Time).Seconds())
 	b.events = b.events[:0]
-	b.misses = b.misses[:0]
 	applied := e.cfg.Freshness.AppliedTsMs()
 	caughtUpAt := e.cfg.Freshness.CaughtUpAt()
+	var ps *partState
 	for i := range b.in {
-		it := item{msg: &b.in[i]}
-		it.ev, it.err = e.decode(ctx, workCtx, &b.in[i])
+		m := &b.in[i]
+		if ps == nil || ps.partition != m.Partition || ps.topic != m.Topic {
+			ps = g.parts[topicPartition{m.Topic, m.Partition}]
+		}
+		it := item{msg: m, ps: ps}
+		if ps.skipped(m.Offset) {
+			it.result = "already_written"
+			b.events = append(b.events, it)
+			continue
+		}
+		it.ev, it.err = e.decode(ctx, workCtx, m)
 		switch {
 		case errors.Is(it.err, errShutdown):
 			return it.err
@@ -231,72 +334,186 @@ func (e *Processor) process(ctx, workCtx context.Context, b *batch) error {
 			it.look, it.found = e.lookup(&it.ev.Event)
 			// A miss, or an event newer than every change the view applied
 			// and written after the view was last known to be caught up: the
-			// view may be behind, so the answer is provisional. An event
-			// written before that has every content change written before
-			// it in the view already.
-			if !it.found || (e.cfg.Mode == ModeAsOf && it.ev.Event.EventTs.UnixMilli() > applied && (it.msg.Time.IsZero() || !it.msg.Time.Before(caughtUpAt))) {
-				b.misses = append(b.misses, len(b.events))
+			// view may be behind, or the content not in Kafka yet, so the
+			// answer is provisional. An event written before that has every
+			// content change written before it in the view already.
+			if g.hold != nil && (!it.found || (e.cfg.Mode == ModeAsOf && it.ev.Event.EventTs.UnixMilli() > applied && (m.Time.IsZero() || !m.Time.Before(caughtUpAt)))) {
+				it.result = "hold"
 			}
 		}
 		b.events = append(b.events, it)
-	}
-	if len(b.misses) > 0 {
-		e.waitForMisses(ctx, b)
 	}
 
 	b.out = b.out[:0]
 	b.headers = b.headers[:0]
 	b.arena = b.arena[:0]
 	for i := range b.events {
-		it := &b.events[i]
-		switch it.result {
-		case "skipped", "dlq":
-		default:
-			if it.result == "" {
-				it.result = "enriched"
-				if !it.found {
-					it.result = "miss"
-				}
-			}
-			if err := e.appendOutput(b, it); err != nil {
-				it.err, it.stage, it.result = err, "enricher.encode", "dlq"
-			}
-		}
-		if it.result == "dlq" {
-			e.log.Warn("engagement event to dlq", zap.String("topic", it.msg.Topic), zap.Int("partition", it.msg.Partition),
-				zap.Int64("offset", it.msg.Offset), zap.String("stage", it.stage), zap.Error(it.err))
-			b.out = append(b.out, dlq.Record(e.cfg.DLQTopic, *it.msg, it.stage, it.err, b.start))
-		}
+		g.emit(b, &b.events[i], b.start)
 	}
 	e.m.batchSize.Observe(float64(len(b.in)))
 	e.m.batchTime.Observe(time.Since(b.start).Seconds())
 	return nil
 }
 
-// deliver produces a processed batch's records and returns once the broker
-// acknowledged every one; the caller then commits its offsets.
-func (e *Processor) deliver(ctx, workCtx context.Context, b *batch) error {
-	if len(b.out) > 0 {
-		if err := e.produce(ctx, workCtx, b.out); err != nil {
-			if errors.Is(err, errShutdown) {
-				e.log.Info("batch left uncommitted at shutdown; it will be processed again", zap.Int("events", len(b.in)))
+// emit appends it's output or DLQ record to b, deciding its outcome if
+// process did not.
+func (g *generation) emit(b *batch, it *item, now time.Time) {
+	e := g.e
+	switch it.result {
+	case "skipped", "dlq", "hold", "already_written":
+	default:
+		if it.result == "" {
+			it.result = "enriched"
+			if !it.found {
+				it.result = "miss"
+			}
+		}
+		if err := g.appendOutput(b, it); err != nil {
+			it.err, it.stage, it.result = err, "enricher.encode", "dlq"
+		}
+	}
+	if it.result == "dlq" {
+		e.log.Warn("engagement event to dlq", zap.String("topic", it.msg.Topic), zap.Int("partition", it.msg.Partition),
+			zap.Int64("offset", it.msg.Offset), zap.String("stage", it.stage), zap.Error(it.err))
+		r := dlq.Record(e.cfg.DLQTopic, *it.msg, it.stage, it.err, now)
+		r.Partition = it.ps.dlq
+		if e.cfg.ExactlyOnce {
+			r.Headers = append(r.Headers, kafka.Header{Key: HeaderSource, Value: appendSourcePos(nil, sourcePos{it.ps.hash, int32(it.ps.partition), it.msg.Offset})})
+		}
+		b.out = append(b.out, r)
+	}
+}
+
+// deliver hands a processed batch's held events to the hold, adds the
+// events the hold released, produces every record and returns once the
+// broker acknowledged them all; the caller then commits. b is nil when only
+// released events are to go.
+func (g *generation) deliver(ctx, workCtx context.Context, b *batch) error {
+	e := g.e
+	out := g.rel.out[:0]
+	if b != nil {
+		for i := range b.events {
+			it := &b.events[i]
+			if it.result != "hold" {
+				continue
+			}
+			if g.hold.add(it, it.ps, b.fetched) {
+				g.tr.hold(it.ps, it.msg.Offset)
+				continue
+			}
+			// The hold is full: the event goes as it is.
+			e.m.holdOverflow.Inc()
+			it.result = ""
+			g.emit(b, it, time.Now())
+		}
+		out = b.out
+	}
+	r := &g.rel
+	r.events, r.headers, r.arena, r.out = r.events[:0], r.headers[:0], r.arena[:0], r.out[:0]
+	if g.hold != nil {
+		g.relEvents = g.hold.take(g.relEvents[:0])
+		now := time.Now()
+		for _, he := range g.relEvents {
+			it := item{msg: &he.msg, ps: he.ps, ev: he.ev}
+			it.look, it.found = e.lookup(&it.ev.Event)
+			switch {
+			case it.found && he.provisional:
+				it.result = "enriched"
+			case it.found:
+				it.result = "joined_after_hold"
+			default:
+				it.result = "miss_after_hold"
+			}
+			r.events = append(r.events, it)
+			g.emit(r, &r.events[len(r.events)-1], now)
+		}
+		if b != nil {
+			b.out = append(b.out, r.out...)
+			out = b.out
+		} else {
+			out = r.out
+		}
+	}
+
+	// Where each partition's records will land is bounded before they are
+	// sent (a commit meanwhile must cover them).
+	if b != nil {
+		forRuns(b.events, func(ps *partState, last *item) { g.tr.sending(ps, last.msg.Offset) })
+	}
+	forEachPart(r.events, func(ps *partState, maxOff int64) { g.tr.sending(ps, maxOff) })
+
+	if len(out) > 0 {
+		if err := e.produce(ctx, workCtx, out); err != nil {
+			if errors.Is(err, errShutdown) && b != nil {
+				e.log.Info("batch left uncommitted at shutdown; its records are skipped or processed again after the restart", zap.Int("events", len(b.in)))
 			}
 			return err
 		}
 	}
 	now := time.Now()
-	b.counts = b.counts[:0]
-	for i := range b.events {
-		it := &b.events[i]
-		b.counts.add(it.msg.Topic, it.result)
-		if it.result != "dlq" && it.result != "skipped" {
-			e.m.latency.Observe(now.Sub(it.msg.Time).Seconds())
+	if b != nil {
+		forRuns(b.events, func(ps *partState, last *item) { g.tr.delivered(ps, last.msg.Offset+1, last.msg.HighWaterMark) })
+	}
+	for i := range r.events {
+		g.tr.unhold(r.events[i].ps, r.events[i].msg.Offset)
+	}
+	if g.hold != nil {
+		g.hold.done(g.relEvents)
+		clear(g.relEvents)
+	}
+	counts := &g.rel.counts
+	*counts = (*counts)[:0]
+	count := func(evs []item) {
+		for i := range evs {
+			it := &evs[i]
+			switch it.result {
+			case "hold":
+				continue
+			case "dlq", "skipped", "already_written":
+			default:
+				e.m.latency.Observe(now.Sub(it.msg.Time).Seconds())
+			}
+			counts.add(it.msg.Topic, it.result)
 		}
 	}
-	for _, c := range b.counts {
+	if b != nil {
+		count(b.events)
+	}
+	count(r.events)
+	for _, c := range *counts {
 		e.m.events.WithLabelValues(c.topic, c.result).Add(float64(c.n))
 	}
 	return nil
+}
+
+// forRuns calls f with the last item of every run of one partition.
+func forRuns(evs []item, f func(ps *partState, last *item)) {
+	for i := range evs {
+		if i+1 < len(evs) && evs[i+1].ps == evs[i].ps {
+			continue
+		}
+		f(evs[i].ps, &evs[i])
+	}
+}
+
+// forEachPart calls f once per partition among evs, with its largest offset.
+func forEachPart(evs []item, f func(ps *partState, maxOff int64)) {
+	for i := range evs {
+		ps, seen := evs[i].ps, false
+		for j := 0; j < i && !seen; j++ {
+			seen = evs[j].ps == ps
+		}
+		if seen {
+			continue
+		}
+		maxOff := evs[i].msg.Offset
+		for j := i + 1; j < len(evs); j++ {
+			if evs[j].ps == ps {
+				maxOff = max(maxOff, evs[j].msg.Offset)
+			}
+		}
+		f(ps, maxOff)
+	}
 }
 
 func (e *Processor) lookup(ev *debezium.Engagement) (store.Lookup, bool) {
@@ -306,38 +523,10 @@ func (e *Processor) lookup(ev *debezium.Engagement) (store.Lookup, bool) {
 	return e.cfg.View.AsOf(ev.ContentID.UUID, ev.EventTs.UnixMilli())
 }
 
-// waitForMisses waits, at most JoinWait, for the view to reach the content
-// topic's current end, then looks the provisional events up again: misses,
-// and events newer than anything the view applied, which may have found an
-// older version than the one valid at their time. One wait serves the whole
-// batch; when the view is caught up it costs one ListOffsets round trip.
-func (e *Processor) waitForMisses(ctx context.Context, b *batch) {
-	if e.cfg.JoinWait > 0 {
-		start := time.Now()
-		wctx, cancel := context.WithTimeout(ctx, e.cfg.JoinWait)
-		e.m.joinWaiting.Inc()
-		err := e.cfg.Freshness.WaitCaughtUp(wctx)
-		e.m.joinWaiting.Dec()
-		cancel()
-		outcome := "caught_up"
-		if err != nil {
-			outcome = "timeout"
-			if !errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-				outcome = "error"
-				e.log.Warn("wait for the content view", zap.Error(err))
-			}
-		}
-		e.m.joinWaits.WithLabelValues(outcome).Inc()
-		e.m.joinWaitTime.Observe(time.Since(start).Seconds())
-	}
-	for _, i := range b.misses {
-		it := &b.events[i]
-		it.look, it.found = e.lookup(&it.ev.Event)
-	}
-}
-
-// appendOutput encodes an event's output record into the batch's buffers.
-func (e *Processor) appendOutput(b *batch, it *item) error {
+// appendOutput encodes an event's output record into the batch's buffers,
+// addressed to its partition's output partition, with its source position.
+func (g *generation) appendOutput(b *batch, it *item) error {
+	e := g.e
 	ev := &it.ev.Event
 	o := schemas.Output{
 		EventID:    ev.ID,
@@ -365,22 +554,29 @@ func (e *Processor) appendOutput(b *batch, it *item) error {
 	ks := len(b.arena)
 	b.arena = strconv.AppendInt(b.arena, ev.ID, 10)
 	key := b.arena[ks:len(b.arena):len(b.arena)]
-	if !e.cfg.SourceHeaders {
-		b.out = append(b.out, kafka.Message{Topic: e.cfg.OutputTopic, Key: key, Value: value})
-		return nil
-	}
-	ps := len(b.arena)
-	b.arena = strconv.AppendInt(b.arena, int64(it.msg.Partition), 10)
-	part := b.arena[ps:len(b.arena):len(b.arena)]
-	offStart := len(b.arena)
-	b.arena = strconv.AppendInt(b.arena, it.msg.Offset, 10)
-	off := b.arena[offStart:len(b.arena):len(b.arena)]
 	hs := len(b.headers)
-	b.headers = append(b.headers,
-		kafka.Header{Key: "source.topic", Value: []byte(it.msg.Topic)},
-		kafka.Header{Key: "source.partition", Value: part},
-		kafka.Header{Key: "source.offset", Value: off})
-	b.out = append(b.out, kafka.Message{Topic: e.cfg.OutputTopic, Key: key, Value: value, Headers: b.headers[hs:len(b.headers):len(b.headers)]})
+	if e.cfg.ExactlyOnce {
+		ss := len(b.arena)
+		b.arena = appendSourcePos(b.arena, sourcePos{it.ps.hash, int32(it.ps.partition), it.msg.Offset})
+		b.headers = append(b.headers, kafka.Header{Key: HeaderSource, Value: b.arena[ss:len(b.arena):len(b.arena)]})
+	}
+	if e.cfg.SourceHeaders {
+		ps := len(b.arena)
+		b.arena = strconv.AppendInt(b.arena, int64(it.msg.Partition), 10)
+		part := b.arena[ps:len(b.arena):len(b.arena)]
+		offStart := len(b.arena)
+		b.arena = strconv.AppendInt(b.arena, it.msg.Offset, 10)
+		off := b.arena[offStart:len(b.arena):len(b.arena)]
+		b.headers = append(b.headers,
+			kafka.Header{Key: "source.topic", Value: []byte(it.msg.Topic)},
+			kafka.Header{Key: "source.partition", Value: part},
+			kafka.Header{Key: "source.offset", Value: off})
+	}
+	m := kafka.Message{Topic: e.cfg.OutputTopic, Partition: it.ps.out, Key: key, Value: value}
+	if len(b.headers) > hs {
+		m.Headers = b.headers[hs:len(b.headers):len(b.headers)]
+	}
+	b.out = append(b.out, m)
 	return nil
 }
 
@@ -390,7 +586,7 @@ func (e *Processor) produce(ctx, workCtx context.Context, out []kafka.Message) e
 	start := time.Now()
 	pending := out
 	err := e.cfg.Backoff.Do(ctx, workCtx, func(ctx context.Context) error {
-		err := e.cfg.Producer.WriteMessages(ctx, pending...)
+		err := e.producer.WriteMessages(ctx, pending...)
 		// Only what failed is sent again, so a partial failure adds no duplicates.
 		var werrs kafka.WriteErrors
 		if errors.As(err, &werrs) && len(werrs) == len(pending) {
@@ -412,34 +608,6 @@ func (e *Processor) produce(ctx, workCtx context.Context, out []kafka.Message) e
 	}
 	e.m.produceTime.Observe(time.Since(start).Seconds())
 	return err
-}
-
-// commit stores the offsets of msgs, the last delivered record of each
-// partition run. A commit that fails after a rebalance is dropped: the
-// partition's new owner processes the records again (duplicates, never a loss).
-func (e *Processor) commit(ctx, workCtx context.Context, r kafkax.Committer, msgs []kafka.Message) {
-	start := time.Now()
-	defer func() { e.m.commitTime.Observe(time.Since(start).Seconds()) }()
-	err := kafkax.Commit(ctx, workCtx, r, msgs, e.cfg.Backoff, func(err error) {
-		e.m.retries.WithLabelValues("commit").Inc()
-		e.log.Warn("commit engagement offsets; retrying", zap.Error(err))
-	})
-	switch {
-	case err == nil:
-		e.mu.Lock()
-		for i := range msgs {
-			m := &msgs[i]
-			lag := kafkax.Lag(m)
-			e.m.lag.WithLabelValues(m.Topic, strconv.Itoa(m.Partition)).Set(float64(lag))
-			e.positions[topicPartition{m.Topic, m.Partition}] = kafkax.PartitionStatus{
-				Topic: m.Topic, Partition: m.Partition, Offset: m.Offset + 1, EndOffset: max(m.HighWaterMark, m.Offset+1), Lag: lag}
-		}
-		e.mu.Unlock()
-	case ctx.Err() != nil:
-		// Shutting down: the records are read again after the restart.
-	default:
-		e.log.Error("commit engagement offsets failed; the records will be processed again unless a later commit covers them", zap.Int("partitions", len(msgs)), zap.Error(err))
-	}
 }
 
 func (e *Processor) decode(ctx, workCtx context.Context, m *kafka.Message) (debezium.EngagementEvent, error) {

@@ -18,13 +18,22 @@ type metrics struct {
 	commitTime   prometheus.Histogram
 	latency      prometheus.Histogram
 	lag          *prometheus.GaugeVec
+
+	held         prometheus.Gauge
+	heldBytes    prometheus.Gauge
+	holdTime     prometheus.Histogram
+	holdOverflow prometheus.Counter
+	generations  prometheus.Counter
+	scanTime     prometheus.Histogram
+	scanRecords  prometheus.Counter
+	fallbacks    *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "enricher_events_total",
-			Help: "Engagement records by input topic and outcome: enriched (join hit), miss (content unknown), no_content_id, skipped (delete, tombstone, truncate, heartbeat), dlq.",
+			Help: "Engagement records by input topic and outcome: enriched (join hit), joined_after_hold (content arrived while the event was held), miss_after_hold (content still unknown at --join-wait), miss (content unknown, not held: --join-wait 0 or the hold full), no_content_id, skipped (delete, tombstone, truncate, heartbeat), dlq, already_written (its output was written before a crash or rebalance; not written again).",
 		}, []string{"topic", "result"}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "enricher_retries_total",
@@ -32,16 +41,16 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"reason"}),
 		joinWaits: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "enricher_join_waits_total",
-			Help: "Waits for the content view after a miss or an event newer than the view, by outcome: caught_up, timeout, error.",
+			Help: "Waits of the hold for the content view to reach the content topic's end, while it holds events newer than the view, by outcome: caught_up, timeout, error.",
 		}, []string{"outcome"}),
 		joinWaitTime: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "enricher_join_wait_seconds",
-			Help:    "Time batches with a miss waited for the content view.",
+			Help:    "Time one wait of the hold for the content view took.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 4, 9),
 		}),
 		joinWaiting: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "enricher_join_waiting",
-			Help: "Batches waiting for the content view because of a miss or an event newer than the view.",
+			Help: "1 while the hold waits for the content view to catch up.",
 		}),
 		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "enricher_batch_records",
@@ -78,9 +87,44 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "enricher_consumer_lag",
 			Help: "Engagement records not yet committed behind the partition's end, per partition this instance owns.",
 		}, []string{"topic", "partition"}),
+		held: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "enricher_held_events",
+			Help: "Events held for late content (a miss, or newer than everything the view applied) now.",
+		}),
+		heldBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "enricher_held_bytes",
+			Help: "Bytes of the events held for late content now (their key and value, plus a fixed overhead each).",
+		}),
+		holdTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "enricher_hold_seconds",
+			Help:    "From reading a held event to delivering it: until its content arrived, the view caught up, or --join-wait passed.",
+			Buckets: prometheus.ExponentialBucketsRange(0.001, 60, 30),
+		}),
+		holdOverflow: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "enricher_hold_overflow_total",
+			Help: "Events not held because the hold was full (--join-hold-max-events or --join-hold-max-bytes): emitted at once, as a miss if the content was unknown.",
+		}),
+		generations: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "enricher_group_generations_total",
+			Help: "Consumer group generations this member joined (one per rebalance).",
+		}),
+		scanTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "enricher_tail_scan_seconds",
+			Help:    "Time to read the output and DLQ written since the committed positions, at the start of a generation.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
+		}),
+		scanRecords: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "enricher_tail_scan_records_total",
+			Help: "Output and DLQ records read by the tail scans.",
+		}),
+		fallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "enricher_exactly_once_fallbacks_total",
+			Help: "Input partitions that started a generation at-least-once, because what was written since their committed position could not be known, by reason: no_position (committed by an older version), unreadable (the scan failed), no_header (records without enricher.src in the scanned range), truncated (the range was deleted), repartitioned (the output or DLQ partition count changed).",
+		}, []string{"reason"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.events, m.retries, m.joinWaits, m.joinWaitTime, m.joinWaiting, m.batchSize, m.batchTime, m.produceTime, m.batchAge, m.commitTime, m.latency, m.lag)
+		reg.MustRegister(m.events, m.retries, m.joinWaits, m.joinWaitTime, m.joinWaiting, m.batchSize, m.batchTime, m.produceTime, m.batchAge, m.commitTime, m.latency, m.lag,
+			m.held, m.heldBytes, m.holdTime, m.holdOverflow, m.generations, m.scanTime, m.scanRecords, m.fallbacks)
 	}
 	return m
 }

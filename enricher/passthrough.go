@@ -53,7 +53,9 @@ func Passthrough(ctx context.Context, cfg PassthroughConfig) error {
 		}
 		return nil
 	}
-	p.commit = func(ctx, workCtx context.Context, msgs []kafka.Message) {
+	var msgs []kafka.Message
+	p.commit = func(ctx, workCtx context.Context, done []*batch) {
+		msgs = lastOfRuns(msgs[:0], done)
 		_ = kafkax.Commit(ctx, workCtx, r, msgs, retry.Default, nil) // a later commit covers a failed one
 	}
 	return p.run(ctx, r)

@@ -18,6 +18,7 @@ import (
 // are reused from batch to batch so the hot path does not allocate per event.
 type batch struct {
 	in      []kafka.Message
+	fetched time.Time // when its first record was fetched: a held event's wait starts here
 	events  []item
 	misses  []int
 	out     []kafka.Message
@@ -51,11 +52,16 @@ type pipeline struct {
 	// errShutdown leaves the batch, and every later one, undelivered.
 	transform func(ctx, workCtx context.Context, b *batch) error
 	// deliver produces b.out and returns once the broker acknowledged it.
+	// b is nil when wake fired: the transform's caller has records of its
+	// own to deliver (events it held for late content).
 	deliver func(ctx, workCtx context.Context, b *batch) error
-	// commit stores the offsets of msgs, the last record of every partition
-	// run of one or more delivered batches. A failed commit is not fatal: the
-	// next one covers its offsets too, and at worst records are read again.
-	commit func(ctx, workCtx context.Context, msgs []kafka.Message)
+	// commit stores the offsets of what was delivered so far; done holds the
+	// batches delivered since the last call (nil for a delivery on wake). A
+	// failed commit is not fatal: the next one covers its offsets too, and
+	// at worst records are read again.
+	commit func(ctx, workCtx context.Context, done []*batch)
+	// wake, when not nil, asks for a delivery of nil between batches.
+	wake <-chan struct{}
 }
 
 // newPipeline returns a pipeline of these sizes, a zero or negative one
@@ -143,10 +149,9 @@ func (p pipeline) run(ctx context.Context, r kafkax.Fetcher) error {
 	committed := make(chan struct{})
 	go func() {
 		defer close(committed)
-		var msgs []kafka.Message
+		var done []*batch
 		for b := range delivered {
-			msgs = lastOfRuns(msgs[:0], b.in)
-			done := []*batch{b}
+			done = append(done[:0], b)
 		more:
 			for {
 				select {
@@ -154,21 +159,38 @@ func (p pipeline) run(ctx context.Context, r kafkax.Fetcher) error {
 					if !ok {
 						break more
 					}
-					msgs = lastOfRuns(msgs, b.in)
 					done = append(done, b)
 				default:
 					break more
 				}
 			}
-			p.commit(ctx, workCtx, msgs)
+			p.commit(ctx, workCtx, done)
 			for _, b := range done {
-				free <- b
+				if b != nil {
+					free <- b
+				}
 			}
 		}
 	}()
 
 	var err error
-	for b := range order {
+	for {
+		var b *batch
+		select {
+		case b = <-order:
+		case <-p.wake:
+			if err == nil {
+				if err = p.deliver(ctx, workCtx, nil); err != nil {
+					abandon()
+				} else {
+					delivered <- nil
+				}
+			}
+			continue
+		}
+		if b == nil {
+			break // order closed: the fetcher stopped
+		}
 		berr := <-b.done
 		if err != nil {
 			continue // abandoned: left uncommitted, so it is read again after a restart
@@ -199,12 +221,22 @@ func (p pipeline) run(ctx context.Context, r kafkax.Fetcher) error {
 // within the linger time, up to the batch size.
 func (p pipeline) fetch(ctx context.Context, r kafkax.Fetcher, b *batch) (err error) {
 	b.in, err = kafkax.FetchBatch(ctx, r, b.in[:0], p.linger)
+	b.fetched = time.Now()
 	return err
 }
 
-// lastOfRuns appends the last record of every run of one partition in in:
-// committing those commits everything in.
-func lastOfRuns(dst, in []kafka.Message) []kafka.Message {
+// lastOfRuns appends the last record of every run of one partition in the
+// batches' records: committing those commits everything in them.
+func lastOfRuns(dst []kafka.Message, done []*batch) []kafka.Message {
+	for _, b := range done {
+		if b != nil {
+			dst = lastOfRunsIn(dst, b.in)
+		}
+	}
+	return dst
+}
+
+func lastOfRunsIn(dst, in []kafka.Message) []kafka.Message {
 	for i := range in {
 		if i+1 < len(in) && in[i+1].Partition == in[i].Partition && in[i+1].Topic == in[i].Topic {
 			continue

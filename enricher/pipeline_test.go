@@ -60,10 +60,10 @@ func (r *recorder) deliver(_, _ context.Context, b *batch) error {
 }
 
 // commit checks that offsets are committed only once delivered.
-func (r *recorder) commit(_, _ context.Context, msgs []kafka.Message) {
+func (r *recorder) commit(_, _ context.Context, done []*batch) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, m := range msgs {
+	for _, m := range lastOfRuns(nil, done) {
 		if m.Offset >= int64(len(r.offsets)) || r.offsets[m.Offset] != m.Offset {
 			panic(fmt.Sprintf("offset %d committed before it was delivered", m.Offset))
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/thmanyah/enricher/enricher"
 	"github.com/thmanyah/enricher/internal/dbztest"
 	"github.com/thmanyah/enricher/internal/fixtures"
 	"github.com/thmanyah/enricher/internal/testkafka"
@@ -126,7 +127,7 @@ func TestEnrichFixtures(t *testing.T) {
 }
 
 // TestEventBeforeItsContentTimesOut: when the view stays behind for longer
-// than --join-wait, the event is emitted as a miss and the wait counted.
+// than --join-wait, the event is emitted as a miss and counted so.
 func TestEventBeforeItsContentTimesOut(t *testing.T) {
 	kc := testkafka.New(t)
 	for _, tp := range []string{contentTopic, eventsTopic, backfillTopic, outputTopic} {
@@ -152,25 +153,25 @@ func TestEventBeforeItsContentTimesOut(t *testing.T) {
 	if len(out) != 1 {
 		t.Fatalf("got %d outputs, want 1", len(out))
 	}
-	if len(out[0].Headers) != 0 {
-		t.Errorf("output has headers %v without --source-headers", out[0].Headers)
+	if len(out[0].Headers) != 1 || out[0].Headers[0].Key != enricher.HeaderSource {
+		t.Errorf("output has headers %v; want only %s without --source-headers", out[0].Headers, enricher.HeaderSource)
 	}
 	down.Store(false) // the decoder of the test fetches the output schema
 	if e := newOutputDecoder(t, reg.Registry).decode(out[0]); e.String() != "key=1 type=NULL len=NULL secs=5 pct=NULL" {
 		t.Fatalf("got %s, want a miss", e)
 	}
-	if n := counter(t, tm.Registry, "enricher_join_waits_total", map[string]string{"outcome": "timeout"}); n != 1 {
-		t.Fatalf("join waits timed out: got %v, want 1", n)
+	if n := counter(t, tm.Registry, "enricher_events_total", map[string]string{"result": "miss_after_hold"}); n != 1 {
+		t.Fatalf("misses after hold: got %v, want 1", n)
 	}
 }
 
 // groupTimings makes the consumer group rebalance in test time.
-func groupTimings(rc *kafka.ReaderConfig) {
-	rc.HeartbeatInterval = 100 * time.Millisecond
-	rc.SessionTimeout = 2 * time.Second
-	rc.RebalanceTimeout = 2 * time.Second
-	rc.JoinGroupBackoff = 100 * time.Millisecond
-	rc.PartitionWatchInterval = 500 * time.Millisecond
+func groupTimings(gc *kafka.ConsumerGroupConfig) {
+	gc.HeartbeatInterval = 100 * time.Millisecond
+	gc.SessionTimeout = 2 * time.Second
+	gc.RebalanceTimeout = 2 * time.Second
+	gc.JoinGroupBackoff = 100 * time.Millisecond
+	gc.PartitionWatchInterval = 500 * time.Millisecond
 }
 
 // TestTwoInstancesShareTheGroup: two instances, each with its own view, split
@@ -184,7 +185,7 @@ func TestTwoInstancesShareTheGroup(t *testing.T) {
 	var ms []*testMain
 	for i := 0; i < 2; i++ {
 		cfg := testConfig(kc.Addrs(), t.TempDir())
-		cfg.readerHook = groupTimings
+		cfg.groupHook = groupTimings
 		ms = append(ms, startMain(t, cfg))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

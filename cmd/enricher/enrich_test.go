@@ -189,7 +189,7 @@ func testEnrich(t *testing.T, withRegistry bool) {
 	kc.Produce(events...)
 
 	cfg := testConfig(kc.Addrs(), t.TempDir())
-	cfg.JoinWait = 20 * time.Second
+	cfg.JoinWait = 2 * time.Second // the two misses are held this long for their content
 	var reg *srfake.Registry
 	if withRegistry {
 		reg = srfake.New()
@@ -229,7 +229,7 @@ func testEnrich(t *testing.T, withRegistry bool) {
 	}
 	testkafka.Eventually(t, 30*time.Second, "the batch's counters", func() bool {
 		return counter(t, tm.Registry, "enricher_events_total", map[string]string{"result": "skipped"}) == 1 &&
-			counter(t, tm.Registry, "enricher_events_total", map[string]string{"result": "miss"}) == 2
+			counter(t, tm.Registry, "enricher_events_total", map[string]string{"result": "miss_after_hold"}) == 2
 	})
 
 	// A restart resumes from the committed offsets: nothing is enriched twice.
@@ -251,7 +251,8 @@ func testEnrich(t *testing.T, withRegistry bool) {
 
 // TestEventBeforeItsContent holds the content view back (its Schema Registry
 // is down), sends an event whose content is waiting in the content topic, and
-// checks the event waits for the view instead of being emitted as a miss.
+// checks the event is held until the content is applied instead of being
+// emitted as a miss.
 func TestEventBeforeItsContent(t *testing.T) {
 	kc := testkafka.New(t)
 	kc.Topic(contentTopic, 1, nil)
@@ -281,8 +282,8 @@ func TestEventBeforeItsContent(t *testing.T) {
 		return counter(t, tm.Registry, "enricher_cdc_retries_total", map[string]string{"reason": "schema_registry"}) >= 1
 	})
 	kc.Produce(&kgo.Record{Topic: eventsTopic, Key: []byte("1"), Value: plainEvent(1, &id, time.Now(), i32(5000))})
-	testkafka.Eventually(t, 30*time.Second, "the enricher to wait for the view", func() bool {
-		return counter(t, tm.Registry, "enricher_join_waiting", nil) == 1
+	testkafka.Eventually(t, 30*time.Second, "the enricher to hold the event", func() bool {
+		return counter(t, tm.Registry, "enricher_held_events", nil) == 1
 	})
 	down.Store(false)
 	out := kc.ReadAll(outputTopic, 1, 60*time.Second)
@@ -292,7 +293,7 @@ func TestEventBeforeItsContent(t *testing.T) {
 	if e := newOutputDecoder(t, reg.Registry).decode(out[0]); e.String() != "key=1 type=video len=10 secs=5 pct=0.5" {
 		t.Fatalf("got %s, want the content the view caught up with", e)
 	}
-	if n := counter(t, tm.Registry, "enricher_join_waits_total", map[string]string{"outcome": "caught_up"}); n != 1 {
-		t.Fatalf("join waits caught up: got %v, want 1", n)
+	if n := counter(t, tm.Registry, "enricher_events_total", map[string]string{"result": "joined_after_hold"}); n != 1 {
+		t.Fatalf("joined after hold: got %v, want 1", n)
 	}
 }

@@ -139,6 +139,7 @@ func testConfig(brokers []string, dataDir string) RunConfig {
 		JoinMode:         "asof",
 		HistoryRetention: 720 * time.Hour,
 		SourceHeaders:    true, // the tests trace outputs to their inputs
+		ExactlyOnce:      true,
 		LogLevel:         "warn",
 	}
 }

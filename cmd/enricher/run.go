@@ -45,12 +45,15 @@ type RunConfig struct {
 	HistoryRetention  time.Duration
 	Workers           int // 0: 2×GOMAXPROCS
 	SourceHeaders     bool
+	ExactlyOnce       bool
+	HoldMaxEvents     int
+	HoldMaxBytes      int64
 	LogLevel          string
 
 	// PruneInterval is how often superseded versions are pruned; 0 means 10m.
 	PruneInterval time.Duration
-	// readerHook lets tests shorten the consumer group's timings.
-	readerHook func(*kafka.ReaderConfig)
+	// groupHook lets tests shorten the consumer group's timings.
+	groupHook func(*kafka.ConsumerGroupConfig)
 }
 
 func (c *RunConfig) validate() error {
@@ -81,6 +84,10 @@ func (c *RunConfig) validate() error {
 		return cli.FlagError("history-retention", "HISTORY_RETENTION", "must be positive")
 	case c.Workers < 0:
 		return cli.FlagError("workers", "WORKERS", "must not be negative")
+	case c.HoldMaxEvents < 0:
+		return cli.FlagError("join-hold-max-events", "JOIN_HOLD_MAX_EVENTS", "must not be negative")
+	case c.HoldMaxBytes < 0:
+		return cli.FlagError("join-hold-max-bytes", "JOIN_HOLD_MAX_BYTES", "must not be negative")
 	}
 	for _, t := range c.EventsTopics {
 		if t == c.ContentTopic || t == c.OutputTopic {
@@ -253,9 +260,10 @@ func (m *Main) runEnricher(ctx context.Context) error {
 	e, err := enricher.New(enricher.Config{
 		Brokers: m.cfg.Brokers, Topics: m.cfg.EventsTopics, Group: m.cfg.Group,
 		OutputTopic: m.cfg.OutputTopic, DLQTopic: m.cfg.DLQTopic,
-		View: m.Store, Freshness: m.View, Decoder: m.decoder, Encoder: enc, Producer: m.writer,
-		Mode: mode, JoinWait: m.cfg.JoinWait, Workers: m.cfg.Workers, SourceHeaders: m.cfg.SourceHeaders,
-		Logger: m.log.Named("enricher"), Registerer: m.Registry, Reader: m.cfg.readerHook,
+		View: m.Store, Freshness: m.View, Decoder: m.decoder, Encoder: enc,
+		Mode: mode, JoinWait: m.cfg.JoinWait, HoldMaxEvents: m.cfg.HoldMaxEvents, HoldMaxBytes: m.cfg.HoldMaxBytes,
+		ExactlyOnce: m.cfg.ExactlyOnce, Workers: m.cfg.Workers, SourceHeaders: m.cfg.SourceHeaders,
+		Logger: m.log.Named("enricher"), Registerer: m.Registry, GroupConfig: m.cfg.groupHook,
 	})
 	if err != nil {
 		return err

@@ -58,7 +58,10 @@ after finishing the batch in hand.`,
 	fs.StringVar(&cfg.DataDir, "data-dir", "./data", "directory of the content view (Badger); created when missing")
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:8080", "address of the debug, health and metrics HTTP server")
 	fs.StringVar(&cfg.SchemaRegistryURL, "schema-registry-url", "", "Confluent Schema Registry URL; empty: single-object Avro output and no Avro input")
-	fs.DurationVar(&cfg.JoinWait, "join-wait", 5*time.Second, "how long an event whose content is missing waits for a lagging view")
+	fs.DurationVar(&cfg.JoinWait, "join-wait", 5*time.Second, "how long an event whose content is missing (or may be newer than the view) is held for it, from when it is read; 0 holds nothing")
+	fs.IntVar(&cfg.HoldMaxEvents, "join-hold-max-events", 100_000, "most events held for late content at once; one more is emitted at once")
+	fs.Int64Var(&cfg.HoldMaxBytes, "join-hold-max-bytes", 64<<20, "most bytes of events held for late content at once; one more is emitted at once")
+	fs.BoolVar(&cfg.ExactlyOnce, "exactly-once", true, "after a crash or rebalance, skip the events whose output was already written (false: at-least-once)")
 	fs.StringVar(&cfg.JoinMode, "join-mode", "asof", "join with the content as of the event's time (asof) or the current content (latest)")
 	fs.DurationVar(&cfg.HistoryRetention, "history-retention", 720*time.Hour, "how long superseded content versions are kept for as-of joins")
 	fs.IntVar(&cfg.Workers, "workers", 0, "batches decoded, joined and encoded at once; 0: two per CPU (2×GOMAXPROCS)")
@@ -69,6 +72,7 @@ after finishing the batch in hand.`,
 		"output-topic": "OUTPUT_TOPIC", "dlq-topic": "DLQ_TOPIC", "group": "CONSUMER_GROUP", "data-dir": "DATA_DIR",
 		"http-addr": "HTTP_ADDR", "schema-registry-url": "SCHEMA_REGISTRY_URL", "join-wait": "JOIN_WAIT",
 		"join-mode": "JOIN_MODE", "history-retention": "HISTORY_RETENTION", "workers": "WORKERS", "source-headers": "SOURCE_HEADERS", "log-level": "LOG_LEVEL",
+		"join-hold-max-events": "JOIN_HOLD_MAX_EVENTS", "join-hold-max-bytes": "JOIN_HOLD_MAX_BYTES", "exactly-once": "EXACTLY_ONCE",
 	})
 	return cmd
 }

@@ -1,0 +1,76 @@
+package enricher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"go.uber.org/zap"
+
+	"github.com/thmanyah/enricher/internal/kafkax"
+)
+
+// scanTimeout bounds one tail scan: past it the partitions it serves fall
+// back to at-least-once rather than stall the generation.
+const scanTimeout = 60 * time.Second
+
+// tailScan is one read of an output or DLQ partition, from the least
+// position committed by the input partitions that write there to its end.
+type tailScan struct {
+	topic     string
+	partition int
+	from, to  int64 // to: the end offset read before the scan
+	parts     []*partState
+	// results
+	read, noHeader int
+	found          map[*partState][]int64
+	err            error
+}
+
+type srcKey struct {
+	hash      uint32
+	partition int32
+}
+
+// run reads the range and collects in s.found every position of s.parts at
+// or after their start offset. It returns once the range is read, the scan
+// timed out or ctx ended.
+func (s *tailScan) run(ctx context.Context, brokers []string, log *zap.Logger) {
+	s.found = map[*partState][]int64{}
+	if s.from >= s.to {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, scanTimeout)
+	defer cancel()
+	byKey := make(map[srcKey]*partState, len(s.parts))
+	for _, ps := range s.parts {
+		byKey[srcKey{ps.hash, int32(ps.partition)}] = ps
+	}
+	r := kafka.NewReader(kafkax.PartitionReaderConfig(brokers, s.topic, s.partition, 0, log))
+	defer r.Close()
+	if err := r.SetOffset(s.from); err != nil {
+		s.err = err
+		return
+	}
+	for {
+		m, err := r.FetchMessage(ctx)
+		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				err = fmt.Errorf("not read to offset %d within %v (read %d records from %d)", s.to, scanTimeout, s.read, s.from)
+			}
+			s.err = err
+			return
+		}
+		s.read++
+		if pos, ok := sourcePosOf(&m); !ok {
+			s.noHeader++
+		} else if ps := byKey[srcKey{pos.topicHash, pos.partition}]; ps != nil && pos.offset >= ps.start {
+			s.found[ps] = append(s.found[ps], pos.offset)
+		}
+		if m.Offset+1 >= s.to {
+			return
+		}
+	}
+}
