@@ -19,10 +19,14 @@ require (
 	go.uber.org/zap v1.28.0
 )
 
-require github.com/oklog/run v1.2.0
+require (
+	github.com/oklog/run v1.2.0
+	github.com/twmb/franz-go/pkg/kadm v1.18.0
+)
 
 require (
 	github.com/BurntSushi/toml v1.4.1-0.20240526193622-a339e1f7089c // indirect
+	golang.org/x/crypto v0.51.0 // indirect
 	golang.org/x/exp/typeparams v0.0.0-20231108232855-2478ac86f678 // indirect
 	golang.org/x/mod v0.41.0 // indirect
 	golang.org/x/sync v0.23.0 // indirect

@@ -90,9 +90,6 @@ func (e *Processor) startGeneration(ctx context.Context, gen *kafka.Generation) 
 	if len(needCommit) > 0 {
 		// Before anything is written for them: from now on the committed
 		// position says where to look after a crash.
-		for _, ps := range needCommit {
-			ps.done = ps.start
-		}
 		g.points = g.tr.points(g.points[:0])
 		if err := g.commitPoints(ctx, ctx); err != nil {
 			return nil, fmt.Errorf("commit starting positions: %w", err)
@@ -210,7 +207,7 @@ func (g *generation) locate(ctx context.Context) ([]*partState, error) {
 		default:
 			ps.start = c.CommittedOffset
 		}
-		ps.done, ps.committed = ps.start, ps.start
+		ps.done, ps.committed = ps.start, c.CommittedOffset
 		if !e.cfg.ExactlyOnce {
 			continue
 		}
@@ -226,7 +223,7 @@ func (g *generation) locate(ctx context.Context) ([]*partState, error) {
 			g.fallback(ps, "repartitioned", fmt.Sprintf("the output or DLQ partition count changed (was writing to %d and %d, now %d and %d)",
 				meta.out.partition, meta.dlq.partition, ps.out, ps.dlq))
 		default:
-			ps.meta = meta
+			ps.meta, ps.metaValid = meta, true
 			addScan(e.cfg.OutputTopic, ps.out, meta.out.offset, ps)
 			addScan(e.cfg.DLQTopic, ps.dlq, meta.dlq.offset, ps)
 			continue

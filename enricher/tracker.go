@@ -30,8 +30,9 @@ type partState struct {
 	marks []mark
 	// hwm is the partition's end offset as the latest fetch saw it.
 	hwm       int64
-	committed int64
+	committed int64 // -1: none
 	meta      commitMeta
+	metaValid bool // meta is what the coordinator holds with committed
 }
 
 // mark says: the records written for this partition's offsets up to maxSrc
@@ -182,7 +183,7 @@ func (t *tracker) points(dst []commitPoint) []commitPoint {
 			meta.out.offset = min(meta.out.offset, out)
 			meta.dlq.offset = min(meta.dlq.offset, dlq)
 		}
-		if c == ps.committed && meta == ps.meta {
+		if c == ps.committed && (!t.exactlyOne || (ps.metaValid && meta == ps.meta)) {
 			continue
 		}
 		dst = append(dst, commitPoint{ps: ps, offset: c, meta: meta})
@@ -194,7 +195,7 @@ func (t *tracker) points(dst []commitPoint) []commitPoint {
 func (t *tracker) committed(cps []commitPoint) {
 	t.mu.Lock()
 	for _, cp := range cps {
-		cp.ps.committed, cp.ps.meta = cp.offset, cp.meta
+		cp.ps.committed, cp.ps.meta, cp.ps.metaValid = cp.offset, cp.meta, true
 	}
 	t.mu.Unlock()
 }
