@@ -227,6 +227,11 @@ func (e *Processor) Run(ctx context.Context) error {
 	// reports the offsets it got: they bound the tail scans.
 	w.Balancer = explicitPartition{}
 	w.Completion = e.completed
+	if e.cfg.ExactlyOnce {
+		// A failed write is retried by produce, after checking what of it
+		// the broker appended; kafka-go's own retries would not check.
+		w.MaxAttempts = 1
+	}
 	if e.cfg.Writer != nil {
 		e.cfg.Writer(w)
 	}
@@ -443,7 +448,11 @@ func (g *generation) deliver(ctx, workCtx context.Context, b *batch) error {
 	forEachPart(r.events, func(ps *partState, maxOff int64) { g.tr.sending(ps, maxOff) })
 
 	if len(out) > 0 {
-		if err := e.produce(ctx, workCtx, out); err != nil {
+		var unwritten func(context.Context, []kafka.Message) ([]kafka.Message, error)
+		if e.cfg.ExactlyOnce {
+			unwritten = g.unwritten
+		}
+		if err := e.produce(ctx, workCtx, out, unwritten); err != nil {
 			if errors.Is(err, errShutdown) && b != nil {
 				e.log.Info("batch left uncommitted at shutdown; its records are skipped or processed again after the restart", zap.Int("events", len(b.in)))
 			}
@@ -581,22 +590,35 @@ func (g *generation) appendOutput(b *batch, it *item) error {
 }
 
 // produce writes out, retrying what failed until the broker acknowledged
-// everything or the service shuts down.
-func (e *Processor) produce(ctx, workCtx context.Context, out []kafka.Message) error {
+// everything or the service shuts down. unwritten, when set, is asked before
+// each retry which of the failed records are not in their partitions yet:
+// only those are written again.
+func (e *Processor) produce(ctx, workCtx context.Context, out []kafka.Message, unwritten func(context.Context, []kafka.Message) ([]kafka.Message, error)) error {
 	start := time.Now()
 	pending := out
+	failed := false
 	err := e.cfg.Backoff.Do(ctx, workCtx, func(ctx context.Context) error {
+		if failed && unwritten != nil {
+			left, err := unwritten(ctx, pending)
+			if err != nil {
+				return fmt.Errorf("check what a failed write wrote: %w", err)
+			}
+			if pending = left; len(pending) == 0 {
+				return nil
+			}
+		}
 		err := e.producer.WriteMessages(ctx, pending...)
+		failed = err != nil
 		// Only what failed is sent again, so a partial failure adds no duplicates.
 		var werrs kafka.WriteErrors
 		if errors.As(err, &werrs) && len(werrs) == len(pending) {
-			failed := pending[:0:0]
+			again := pending[:0:0]
 			for i, we := range werrs {
 				if we != nil {
-					failed = append(failed, pending[i])
+					again = append(again, pending[i])
 				}
 			}
-			pending = failed
+			pending = again
 		}
 		return err
 	}, nil, func(_ int, err error) {

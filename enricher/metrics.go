@@ -27,6 +27,8 @@ type metrics struct {
 	scanTime     prometheus.Histogram
 	scanRecords  prometheus.Counter
 	fallbacks    *prometheus.CounterVec
+	// retriesResolved counts records of failed writes found written.
+	retriesResolved prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -121,9 +123,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "enricher_exactly_once_fallbacks_total",
 			Help: "Input partitions that started a generation at-least-once, because what was written since their committed position could not be known, by reason: no_position (committed by an older version), unreadable (the scan failed), no_header (records without enricher.src in the scanned range), truncated (the range was deleted), repartitioned (the output or DLQ partition count changed).",
 		}, []string{"reason"}),
+		retriesResolved: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "enricher_produce_retry_already_written_total",
+			Help: "Records of a failed write that a check of their partitions found written: not written again.",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.events, m.retries, m.joinWaits, m.joinWaitTime, m.joinWaiting, m.batchSize, m.batchTime, m.produceTime, m.batchAge, m.commitTime, m.latency, m.lag,
+		reg.MustRegister(m.retriesResolved, m.events, m.retries, m.joinWaits, m.joinWaitTime, m.joinWaiting, m.batchSize, m.batchTime, m.produceTime, m.batchAge, m.commitTime, m.latency, m.lag,
 			m.held, m.heldBytes, m.holdTime, m.holdOverflow, m.generations, m.scanTime, m.scanRecords, m.fallbacks)
 	}
 	return m

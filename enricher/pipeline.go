@@ -65,10 +65,9 @@ type pipeline struct {
 }
 
 // newPipeline returns a pipeline of these sizes, a zero or negative one
-// taking its default: 4096 records, 5ms, 2×GOMAXPROCS workers (a worker also
-// waits, once per batch, for the content topic's end offsets). Run and
-// Passthrough both take their sizes from here, so the benchmark's baseline
-// cannot drift from the service.
+// taking its default: 4096 records, 5ms, 2×GOMAXPROCS workers (a worker may
+// wait on the Schema Registry). Run and Passthrough both take their sizes
+// from here, so the benchmark's baseline cannot drift from the service.
 func newPipeline(batchSize int, linger time.Duration, workers int) pipeline {
 	if batchSize <= 0 {
 		batchSize = 4096

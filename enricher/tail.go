@@ -39,38 +39,46 @@ type srcKey struct {
 // timed out or ctx ended.
 func (s *tailScan) run(ctx context.Context, brokers []string, log *zap.Logger) {
 	s.found = map[*partState][]int64{}
-	if s.from >= s.to {
-		return
-	}
-	ctx, cancel := context.WithTimeout(ctx, scanTimeout)
-	defer cancel()
 	byKey := make(map[srcKey]*partState, len(s.parts))
 	for _, ps := range s.parts {
 		byKey[srcKey{ps.hash, int32(ps.partition)}] = ps
 	}
-	r := kafka.NewReader(kafkax.PartitionReaderConfig(brokers, s.topic, s.partition, 0, log))
-	defer r.Close()
-	if err := r.SetOffset(s.from); err != nil {
-		s.err = err
-		return
-	}
-	for {
-		m, err := r.FetchMessage(ctx)
-		if err != nil {
-			if errors.Is(err, context.DeadlineExceeded) {
-				err = fmt.Errorf("not read to offset %d within %v (read %d records from %d)", s.to, scanTimeout, s.read, s.from)
-			}
-			s.err = err
-			return
-		}
+	s.err = readRange(ctx, brokers, s.topic, s.partition, s.from, s.to, log, func(m *kafka.Message) {
 		s.read++
-		if pos, ok := sourcePosOf(&m); !ok {
+		if pos, ok := sourcePosOf(m); !ok {
 			s.noHeader++
 		} else if ps := byKey[srcKey{pos.topicHash, pos.partition}]; ps != nil && pos.offset >= ps.start {
 			s.found[ps] = append(s.found[ps], pos.offset)
 		}
-		if m.Offset+1 >= s.to {
-			return
+	})
+}
+
+// readRange calls fn with every record of topic/partition from offset from
+// up to offset to (exclusive), within scanTimeout.
+func readRange(ctx context.Context, brokers []string, topic string, partition int, from, to int64, log *zap.Logger, fn func(*kafka.Message)) error {
+	if from >= to {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, scanTimeout)
+	defer cancel()
+	r := kafka.NewReader(kafkax.PartitionReaderConfig(brokers, topic, partition, 0, log))
+	defer r.Close()
+	if err := r.SetOffset(from); err != nil {
+		return err
+	}
+	read := 0
+	for {
+		m, err := r.FetchMessage(ctx)
+		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				err = fmt.Errorf("not read to offset %d within %v (read %d records from %d)", to, scanTimeout, read, from)
+			}
+			return err
+		}
+		read++
+		fn(&m)
+		if m.Offset+1 >= to {
+			return nil
 		}
 	}
 }

@@ -11,7 +11,10 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/thmanyah/enricher/internal/dbztest"
 	"github.com/thmanyah/enricher/internal/testkafka"
@@ -316,6 +319,55 @@ func TestRestartAfterUncommittedOutput(t *testing.T) {
 				t.Errorf("%d events written twice; want %d", dups, tc.rewritten)
 			}
 			t.Logf("%s: %d outputs, %d written twice", tc.name, len(out), dups)
+		})
+	}
+}
+
+// TestProduceTimeoutAfterAppend: the broker appends the output but answers
+// REQUEST_TIMED_OUT, three times. Exactly-once, the failed write is checked
+// against the partition before it is retried and nothing is written twice;
+// at-least-once, the retries write duplicates (which shows the check is
+// what prevents them).
+func TestProduceTimeoutAfterAppend(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		exactlyOnce bool
+	}{{"exactly-once", true}, {"at-least-once", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			kc := testkafka.New(t)
+			kc.Topic(contentTopic, 1, nil)
+			kc.Topic(eventsTopic, 3, nil)
+			kc.Topic(backfillTopic, 1, nil)
+			kc.Topic(outputTopic, 3, nil)
+			cfg := testConfig(kc.Addrs(), t.TempDir())
+			cfg.ExactlyOnce = tc.exactlyOnce
+			tm := startMain(t, cfg)
+			tm.waitReady(30 * time.Second)
+			faults := kc.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: outputTopic, Err: kerr.RequestTimedOut, Count: 3})
+			var recs []*kgo.Record
+			for i := range 300 {
+				recs = append(recs, &kgo.Record{Topic: eventsTopic, Partition: int32(i % 3), Key: []byte(strconv.Itoa(i)), Value: plainEvent(int64(i), nil, time.Now(), i32(1000))})
+			}
+			kc.Produce(recs...)
+			testkafka.Eventually(t, 30*time.Second, "300 events delivered", func() bool {
+				return counter(t, tm.Registry, "enricher_events_total", nil) == 300
+			})
+			if got := faults.Hits(); got != 3 {
+				t.Fatalf("%d produce requests timed out after their append; want 3", got)
+			}
+			out := kc.ReadAll(outputTopic, 300, 30*time.Second)
+			dups := 0
+			for _, n := range keysOf(out) {
+				dups += n - 1
+			}
+			resolved := counter(t, tm.Registry, "enricher_produce_retry_already_written_total", nil)
+			t.Logf("%s: %d outputs, %d written twice, %v found written before a retry", tc.name, len(out), dups, resolved)
+			switch {
+			case tc.exactlyOnce && (dups != 0 || resolved == 0):
+				t.Errorf("got %d duplicates and %v records found written; want 0 and more than 0", dups, resolved)
+			case !tc.exactlyOnce && dups == 0:
+				t.Errorf("no duplicates at-least-once: the faults did not hit an appended write")
+			}
 		})
 	}
 }
