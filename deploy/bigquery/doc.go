@@ -1,5 +1,6 @@
 // Package bigquery holds the BigQuery DDL of the processed_engagements table
-// (processed_engagements.sql). It has no code: its test keeps the DDL field
-// for field in step with schemas/processed_engagement.avsc, and with the
-// Kafka Connect BigQuery sink's settings in deploy/bigquery/connector.json.
+// and its dedup view (processed_engagements.sql). It has no code: its test
+// keeps the DDL field for field in step with schemas/processed_engagement.avsc,
+// and with the Kafka Connect BigQuery sink's settings in
+// deploy/bigquery/connector.json, upsert by event id included.
 package bigquery
