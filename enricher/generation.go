@@ -8,11 +8,13 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
 
+	"github.com/thmanyah/enricher/dlq"
 	"github.com/thmanyah/enricher/internal/kafkax"
 )
 
@@ -58,12 +60,22 @@ func (e *Processor) runGeneration(ctx context.Context, gen *kafka.Generation) er
 		<-ctx.Done()
 		return nil
 	}
+	g.log.Info("generation started", zap.Int("partitions", len(g.parts)))
 	p := newPipeline(e.cfg.BatchSize, e.cfg.Linger, e.cfg.Workers)
 	p.transform, p.deliver, p.commit = g.process, g.deliver, g.commit
 	if g.hold != nil {
 		p.wake = g.hold.wake
 	}
-	return p.run(ctx, g)
+	var ended atomic.Int64 // when the generation ended, unix ns
+	stop := context.AfterFunc(ctx, func() { ended.Store(time.Now().UnixNano()) })
+	defer stop()
+	err = p.run(ctx, g)
+	var drain time.Duration
+	if ns := ended.Load(); ns != 0 {
+		drain = time.Since(time.Unix(0, ns))
+	}
+	g.log.Info("generation over", zap.Duration("drain", drain), zap.Error(err))
+	return err
 }
 
 func (e *Processor) startGeneration(ctx context.Context, gen *kafka.Generation) (*generation, error) {
@@ -95,6 +107,15 @@ func (e *Processor) startGeneration(ctx context.Context, gen *kafka.Generation) 
 			return nil, fmt.Errorf("commit starting positions: %w", err)
 		}
 	}
+	// Every partition owned shows on /debug/stats from the start, not only
+	// once a commit moved it.
+	e.mu.Lock()
+	for _, ps := range g.tr.parts {
+		end := max(ps.hwm, ps.start)
+		e.positions[ps.topicPartition] = kafkax.PartitionStatus{Topic: ps.topic, Partition: ps.partition, Offset: ps.start, EndOffset: end, Lag: end - ps.start}
+		e.m.lag.WithLabelValues(ps.topic, strconv.Itoa(ps.partition)).Set(float64(end - ps.start))
+	}
+	e.mu.Unlock()
 	if e.cfg.JoinWait > 0 {
 		g.hold = newHold(ctx, e.cfg.JoinWait, e.cfg.HoldMaxEvents, e.cfg.HoldMaxBytes, e.cfg.Freshness, e.m, g.log)
 		e.onApply.Store(g.hold)
@@ -188,6 +209,9 @@ func (g *generation) locate(ctx context.Context) ([]*partState, error) {
 		s := scans[tp]
 		if s == nil {
 			s = &tailScan{topic: topic, partition: partition, from: from, to: bounds[tp].LastOffset}
+			if topic == e.cfg.DLQTopic {
+				s.foreign = g.foreignDLQ
+			}
 			scans[tp] = s
 		}
 		s.from = min(s.from, from)
@@ -301,6 +325,18 @@ func (g *generation) scan(ctx context.Context, scans map[topicPartition]*tailSca
 	g.log.Info("output since the committed positions read", zap.Int("partitions", len(scans)), zap.Int("records", read),
 		zap.Int("already_written", skips), zap.Duration("took", time.Since(start)))
 	return nil
+}
+
+// foreignDLQ reports whether a DLQ record without a position came from
+// another consumer than the enricher (the content view's, a sink's): its
+// source topic is none of the engagement topics.
+func (g *generation) foreignDLQ(m *kafka.Message) bool {
+	for _, h := range m.Headers {
+		if h.Key == dlq.HeaderTopic {
+			return !slices.Contains(g.e.cfg.Topics, string(h.Value))
+		}
+	}
+	return false
 }
 
 // fallback logs, once per partition and generation, why ps runs

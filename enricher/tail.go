@@ -23,6 +23,10 @@ type tailScan struct {
 	partition int
 	from, to  int64 // to: the end offset read before the scan
 	parts     []*partState
+	// foreign, when set, tells records another writer put there (the
+	// content view's DLQ records share the DLQ topic): they are not counted
+	// as records without a position.
+	foreign func(*kafka.Message) bool
 	// results
 	read, noHeader int
 	found          map[*partState][]int64
@@ -46,7 +50,9 @@ func (s *tailScan) run(ctx context.Context, brokers []string, log *zap.Logger) {
 	s.err = readRange(ctx, brokers, s.topic, s.partition, s.from, s.to, log, func(m *kafka.Message) {
 		s.read++
 		if pos, ok := sourcePosOf(m); !ok {
-			s.noHeader++
+			if s.foreign == nil || !s.foreign(m) {
+				s.noHeader++
+			}
 		} else if ps := byKey[srcKey{pos.topicHash, pos.partition}]; ps != nil && pos.offset >= ps.start {
 			s.found[ps] = append(s.found[ps], pos.offset)
 		}

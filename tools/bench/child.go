@@ -164,7 +164,7 @@ const latencyHistogram = "enricher_event_latency_seconds"
 // stageHistograms are the enricher's per-batch histograms reported beside
 // the latency, to tell where it goes.
 var stageHistograms = []string{
-	"enricher_batch_records", "enricher_batch_age_seconds", "enricher_batch_seconds", "enricher_join_wait_seconds",
+	"enricher_batch_records", "enricher_batch_age_seconds", "enricher_batch_seconds", "enricher_join_wait_seconds", "enricher_hold_seconds",
 	"enricher_produce_seconds", "enricher_commit_seconds",
 }
 
