@@ -66,11 +66,14 @@ func TestFaultKill9Backlog(t *testing.T) {
 		out.epoch.Store(int64(k))
 		p := e.start()
 		if k%5 == 2 {
-			// Now and then while it starts: joining, scanning the tails.
-			if !p.WaitHTTP(e.httpAdr, "/healthz", http.StatusOK, 30*time.Second) {
-				t.Fatalf("enricher exited:\n%s", testproc.Tail(p.Output(), 30))
-			}
-			time.Sleep(time.Duration(rng.IntN(1500)) * time.Millisecond) // a random moment: test input
+			// Now and then just after it started its generation (scanned
+			// the tails, committed its starting positions). Not while it
+			// joins: kfake keeps a member killed before its JoinGroup answer
+			// was delivered in the group for good (its session timer is only
+			// armed once a reply is delivered: groups.go, (*group).reply),
+			// where Kafka would evict it after the session timeout.
+			waitGeneration(t, p, e.httpAdr)
+			time.Sleep(time.Duration(rng.IntN(300)) * time.Millisecond) // a random moment: test input
 			midStart++
 		} else {
 			target := out.total.Load() + 1 + int64(rng.IntN(2*n/kills))
@@ -108,6 +111,26 @@ func TestFaultKill9Backlog(t *testing.T) {
 	if dups > 0 {
 		t.Fatalf("%d duplicates; want 0", dups)
 	}
+}
+
+// waitGeneration waits until the instance serving addr has started a
+// generation: /debug/stats lists the partitions it owns.
+func waitGeneration(t *testing.T, p *testproc.Proc, addr string) {
+	t.Helper()
+	testkafka.Eventually(t, 60*time.Second, "the instance to start a generation", func() bool {
+		if p.Exited() {
+			t.Fatalf("enricher exited:\n%s", testproc.Tail(p.Output(), 30))
+		}
+		res, err := http.Get("http://" + addr + "/debug/stats")
+		if err != nil {
+			return false
+		}
+		defer res.Body.Close()
+		var stats struct {
+			Engagement []json.RawMessage `json:"engagement"`
+		}
+		return json.NewDecoder(res.Body).Decode(&stats) == nil && len(stats.Engagement) > 0
+	})
 }
 
 // waitIdle waits until the service has committed everything in its
@@ -149,21 +172,36 @@ func TestFaultRebalanceUnderLoad(t *testing.T) {
 	e.produceContent(300)
 	out := e.tally()
 	const n, rounds = 30_000, 6
-	ep := e.produceEvents(n, 1500, e.gen.ids)
-	a := e.start()
+	ep := e.produceEvents(n, 1000, e.gen.ids)
+	a := testproc.Start(t, append(e.env(), "LOG_LEVEL=info"), "run")
+	var lastB *testproc.Proc
 	e.waitReady(a, 30*time.Second)
 	t.Cleanup(func() {
 		if t.Failed() {
 			lost, dups, _ := out.summary(n)
-			t.Logf("%d lost (first %v), %d duplicates; instance a:\n%s", len(lost), lost[:min(10, len(lost))], dups, testproc.Tail(a.Output(), 60))
+			if gi := e.kc.GroupInfo("enricher"); gi != nil {
+				t.Logf("group: state %s, generation %d", gi.State, gi.Epoch)
+				for _, m := range gi.Members {
+					t.Logf("  member %s: %v", m.MemberID, m.Assignment)
+				}
+			}
+			if lastB != nil {
+				t.Logf("last second instance:\n%s", testproc.Tail(lastB.Output(), 40))
+			}
+			t.Logf("%d lost (first %v), %d duplicates; instance a:\n%s", len(lost), lost[:min(10, len(lost))], dups, testproc.Tail(a.Output(), 40))
 		}
 	})
-	second := append(e.env(), "HTTP_ADDR="+testproc.FreeAddr(t), "DATA_DIR="+t.TempDir())
+	bAddr := testproc.FreeAddr(t)
+	second := append(e.env(), "HTTP_ADDR="+bAddr, "DATA_DIR="+t.TempDir())
 	rng := rand.New(rand.NewPCG(rand.Uint64(), 5))
 	for k := 0; k < rounds; k++ {
 		out.epoch.Store(int64(k))
-		b := testproc.Start(t, second, "run")
-		// Let b take its share and write some of it.
+		b := testproc.Start(t, append(second, "LOG_LEVEL=info"), "run")
+		lastB = b
+		// It leaves once it took part (see TestFaultKill9Backlog on kfake
+		// and members killed while they join).
+		waitGeneration(t, b, bAddr)
+		// Let both write some more.
 		target := out.total.Load() + 500 + int64(rng.IntN(1500))
 		testkafka.Eventually(t, 60*time.Second, "the output to grow with two instances", func() bool {
 			if a.Exited() || b.Exited() {
