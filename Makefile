@@ -96,7 +96,7 @@ FUZZTIME ?= 5s
 # kill -9 under load and during start-up and view load, SIGTERM under load,
 # disk damage, a broker outage; then every fuzz target for $(FUZZTIME).
 test-faults:
-	ENRICHER_FAULT_TESTS=1 $(GO) test -count=1 -timeout 10m -run '^TestFault' -v ./cmd/enricher
+	ENRICHER_FAULT_TESTS=1 $(GO) test -count=1 -timeout 15m -run '^TestFault' -v ./cmd/enricher
 	@$(MAKE) --no-print-directory fuzz
 
 # Every fuzz target, one per `go test -fuzz` (it takes one).
