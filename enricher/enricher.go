@@ -311,6 +311,7 @@ func (g *generation) process(ctx, workCtx context.Context, b *batch) error {
 	b.start = time.Now()
 	e.m.batchAge.Observe(b.start.Sub(b.in[0].Time).Seconds())
 	b.events = b.events[:0]
+	b.misses = b.misses[:0]
 	applied := e.cfg.Freshness.AppliedTsMs()
 	caughtUpAt := e.cfg.Freshness.CaughtUpAt()
 	var ps *partState
@@ -344,9 +345,15 @@ func (g *generation) process(ctx, workCtx context.Context, b *batch) error {
 			// content change written before it in the view already.
 			if g.hold != nil && (!it.found || (e.cfg.Mode == ModeAsOf && it.ev.Event.EventTs.UnixMilli() > applied && (m.Time.IsZero() || !m.Time.Before(caughtUpAt)))) {
 				it.result = "hold"
+				if it.found {
+					b.misses = append(b.misses, len(b.events))
+				}
 			}
 		}
 		b.events = append(b.events, it)
+	}
+	if len(b.misses) > 0 {
+		g.settleProvisional(ctx, b)
 	}
 
 	b.out = b.out[:0]
@@ -358,6 +365,40 @@ func (g *generation) process(ctx, workCtx context.Context, b *batch) error {
 	e.m.batchSize.Observe(float64(len(b.in)))
 	e.m.batchTime.Observe(time.Since(b.start).Seconds())
 	return nil
+}
+
+// provisionalWait bounds how long a batch waits for the view to catch up
+// before its events that are newer than the view go to the hold: a live
+// event costs one end-offsets round trip, as before the hold, not a trip
+// through it; a view that is really behind costs a batch at most this.
+const provisionalWait = 20 * time.Millisecond
+
+// settleProvisional waits, at most provisionalWait, for the view to reach
+// the content topic's end as read now; then the batch's events that are
+// newer than the view (b.misses) are looked up again and emitted at once.
+// If the view does not get there in time they stay marked for the hold.
+func (g *generation) settleProvisional(ctx context.Context, b *batch) {
+	e := g.e
+	start := time.Now()
+	wctx, cancel := context.WithTimeout(ctx, min(provisionalWait, e.cfg.JoinWait))
+	e.m.joinWaiting.Inc()
+	err := e.cfg.Freshness.WaitCaughtUp(wctx)
+	e.m.joinWaiting.Dec()
+	cancel()
+	e.m.joinWaitTime.Observe(time.Since(start).Seconds())
+	if err != nil {
+		e.m.joinWaits.WithLabelValues("timeout").Inc()
+		return
+	}
+	e.m.joinWaits.WithLabelValues("caught_up").Inc()
+	for _, i := range b.misses {
+		it := &b.events[i]
+		it.look, it.found = e.lookup(&it.ev.Event)
+		it.result = ""
+		if !it.found {
+			it.result = "hold" // deleted meanwhile: wait like a miss
+		}
+	}
 }
 
 // emit appends it's output or DLQ record to b, deciding its outcome if

@@ -355,7 +355,9 @@ func (g *generation) startReaders() {
 	g.msgs = make(chan kafka.Message, newPipeline(g.e.cfg.BatchSize, 0, 0).batchSize)
 	g.errs = make(chan error, len(g.tr.parts))
 	for _, ps := range g.tr.parts {
-		r := kafka.NewReader(kafkax.PartitionReaderConfig(g.e.cfg.Brokers, ps.topic, ps.partition, 0, g.log))
+		// A batch's worth of queue per partition, as the group reader had
+		// for all of them: kafka-go's default of 100 stalls its fetches.
+		r := kafka.NewReader(kafkax.PartitionReaderConfig(g.e.cfg.Brokers, ps.topic, ps.partition, cap(g.msgs), g.log))
 		g.kreaders = append(g.kreaders, r)
 		if err := r.SetOffset(ps.start); err != nil {
 			g.errs <- err

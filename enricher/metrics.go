@@ -43,16 +43,16 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"reason"}),
 		joinWaits: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "enricher_join_waits_total",
-			Help: "Waits of the hold for the content view to reach the content topic's end, while it holds events newer than the view, by outcome: caught_up, timeout, error.",
+			Help: "Waits for the content view to reach the content topic's end (a batch's, at most 20ms, before its events newer than the view go to the hold; the hold's, while it holds such events), by outcome: caught_up, timeout, error.",
 		}, []string{"outcome"}),
 		joinWaitTime: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "enricher_join_wait_seconds",
-			Help:    "Time one wait of the hold for the content view took.",
+			Help:    "Time one wait for the content view took.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 4, 9),
 		}),
 		joinWaiting: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "enricher_join_waiting",
-			Help: "1 while the hold waits for the content view to catch up.",
+			Help: "Waits for the content view to catch up in progress.",
 		}),
 		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "enricher_batch_records",
