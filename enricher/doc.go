@@ -30,7 +30,8 @@
 // warning and a metric.
 //
 // Late content (hold.go): a miss, or an event newer than everything the view
-// applied, is held per event, not per batch: it leaves when a change of its
+// applied (after its batch waited at most 20ms for the view to catch up),
+// is held per event, not per batch: it leaves when a change of its
 // content is applied (at once), when the view has caught up with the content
 // topic (events newer than the view), or --join-wait after it was read, and
 // is then joined or emitted as a miss. Commits never pass a held event. The
