@@ -30,7 +30,7 @@
 // warning and a metric.
 //
 // Late content (hold.go): a miss, or an event newer than everything the view
-// applied (after its batch waited at most 20ms for the view to catch up),
+// applied (after its batch waited at most 100ms for the view to catch up),
 // is held per event, not per batch: it leaves when a change of its
 // content is applied (at once), when the view has caught up with the content
 // topic (events newer than the view), or --join-wait after it was read, and

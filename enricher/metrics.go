@@ -43,7 +43,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"reason"}),
 		joinWaits: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "enricher_join_waits_total",
-			Help: "Waits for the content view to reach the content topic's end (a batch's, at most 20ms, before its events newer than the view go to the hold; the hold's, while it holds such events), by outcome: caught_up, timeout, error.",
+			Help: "Waits for the content view to reach the content topic's end (a batch's, at most 100ms, before its events newer than the view go to the hold; the hold's, while it holds such events), by outcome: caught_up, timeout, error.",
 		}, []string{"outcome"}),
 		joinWaitTime: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "enricher_join_wait_seconds",
