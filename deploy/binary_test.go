@@ -61,7 +61,7 @@ func enricherBinary(t *testing.T) string {
 			return
 		}
 		if out, err := exec.Command(path, "describe").CombinedOutput(); err != nil {
-			build.err = fmt.Errorf("enricher describe: %v: %s(newDescribeCmd() must be in newRootCmd's AddCommand list, cmd/enricher/flags.go)", err, out)
+			build.err = fmt.Errorf("enricher describe: %v: %s(cli.NewDescribeCmd() must be in newRootCmd's AddCommand list, cmd/enricher/main.go)", err, out)
 			return
 		}
 		build.path = path
@@ -75,7 +75,7 @@ func enricherBinary(t *testing.T) string {
 // --- the binary's commands, flags and variables, from `enricher describe` ---
 
 // command is one command of the binary as `enricher describe` prints it
-// (cmd/enricher/describe_cmd.go).
+// (internal/cli/describe.go).
 type command struct {
 	Path     string   `json:"path"` // "run", "sink redis"
 	Aliases  []string `json:"aliases"`

@@ -25,9 +25,11 @@ type PassthroughConfig struct {
 	Producer    Producer
 }
 
-// Passthrough runs Processor.Run's pipeline (the same group reader, batching,
-// workers, in-order delivery and commits after acknowledgement) with the enrichment
-// replaced by copying each record's key and value to cfg.OutputTopic, until
+// Passthrough runs Processor.Run's pipeline (the same batching, workers,
+// in-order delivery and commits after acknowledgement, but kafka-go's group
+// Reader instead of a ConsumerGroup with partition readers, and no
+// exactly-once bookkeeping) with the enrichment replaced by copying each
+// record's key and value to cfg.OutputTopic, until
 // ctx ends. It is the baseline of `enricher bench`: what moving the bytes
 // through Kafka costs with this service's client settings.
 func Passthrough(ctx context.Context, cfg PassthroughConfig) error {
