@@ -61,6 +61,7 @@ func (c *Consumer) noteKafka(err error) bool {
 	if !ok {
 		if c.unreachable.Swap(nil) != nil {
 			c.log.Info("kafka reachable again", zap.Strings("brokers", c.cfg.Brokers))
+			c.unreachableLogged.Store(0) // the next outage is logged at once
 		}
 		return false
 	}
