@@ -1,7 +1,9 @@
 package main
 
 import (
+	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,8 +16,10 @@ import (
 
 func newBenchCmd() *cobra.Command {
 	cfg := bench.Config{RunArgs: []string{"run"}, PassthroughArgs: []string{"bench", "passthrough"},
-		ProfiledRunArgs: func(file string) []string { return []string{"bench", "profiled-run", "--cpuprofile", file, "--"} }}
-	var brokers string
+		ProfiledRunArgs: func(file string, window bool) []string {
+			return []string{"bench", "profiled-run", "--cpuprofile", file, "--window=" + strconv.FormatBool(window), "--"}
+		}}
+	var brokers, cpus string
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "End-to-end benchmark: passthrough baseline vs the enricher on the same input",
@@ -27,11 +31,20 @@ reports events/s of each and their ratio, p50/p99 latency at --rate events/s,
 the children's peak RSS and CPU seconds per million events, the time to restore
 the view from an empty data dir and a warm restart's time to ready, and (unless
 --skip-scale) two enrichers in one group and a view of --scale-content rows.
-It prints the table and writes results.json and RESULTS.md into --out.`,
+It prints the table and writes results.json and RESULTS.md into --out.
+
+--cpus 2,all runs all of it twice, first with this process (the in-process
+broker) and its children pinned to the first 2 CPUs, as taskset -c 0,1 would,
+then on every CPU, and adds a scaling table: CPU per event of each set, the
+ratio on each. --profile-dir keeps a CPU and a heap profile of every enricher
+child's throughput window (go tool pprof -top -cum ENRICHER_BINARY FILE).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
 			if cfg.Brokers, err = cli.ParseBrokers(brokers); err != nil {
+				return err
+			}
+			if cfg.CPUs, err = parseCPUs(cpus); err != nil {
 				return err
 			}
 			cfg.Log = cmd.ErrOrStderr()
@@ -52,9 +65,28 @@ It prints the table and writes results.json and RESULTS.md into --out.`,
 	fs.StringVar(&cfg.OutDir, "out", "", "directory to write results.json and RESULTS.md into; empty: print only")
 	fs.StringVar(&cfg.README, "readme", "", "a README whose bench block (between the bench:begin and bench:end comments) gets the results")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the first enricher child to this file")
+	fs.StringVar(&cpus, "cpus", "", "CPU sets to run on, one whole run each, comma-separated: a count n (the first n CPUs) or all; empty: unpinned")
+	fs.StringVar(&cfg.ProfileDir, "profile-dir", "", "write a CPU profile of every enricher child's throughput window (first to last output record) into this directory, one <configuration>.pprof each")
 	fs.StringVar(&cfg.BrokerCPUProfile, "broker-cpuprofile", "", "write a CPU profile of this process (the in-process broker, loading, polling) to this file")
 	cmd.AddCommand(newBenchPassthroughCmd(), newProfiledRunCmd())
 	return cmd
+}
+
+// parseCPUs reads --cpus: counts and "all" (0).
+func parseCPUs(s string) ([]int, error) {
+	var out []int
+	for _, w := range cli.SplitList(s) {
+		if w == "all" {
+			out = append(out, 0)
+			continue
+		}
+		n, err := strconv.Atoi(w)
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("--cpus: %q is neither a positive count nor all", w)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 // newBenchPassthroughCmd is the baseline child of `enricher bench`.
@@ -84,15 +116,21 @@ func newBenchPassthroughCmd() *cobra.Command {
 }
 
 // newProfiledRunCmd runs `enricher run` with the arguments after -- under a
-// CPU profile, for `enricher bench --cpuprofile`.
+// CPU profile, for `enricher bench --cpuprofile` (the whole life) and
+// `--profile-dir` (--window: between SIGUSR1 and SIGUSR2).
 func newProfiledRunCmd() *cobra.Command {
 	var file string
+	var window bool
 	cmd := &cobra.Command{
 		Use:    "profiled-run --cpuprofile FILE -- [run flags]",
 		Short:  "enricher run under a CPU profile (bench)",
 		Hidden: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			stop, err := bench.StartCPUProfile(file)
+			start := bench.StartCPUProfile
+			if window {
+				start = bench.WindowCPUProfile
+			}
+			stop, err := start(file)
 			if err != nil {
 				return err
 			}
@@ -104,5 +142,6 @@ func newProfiledRunCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&file, "cpuprofile", "", "CPU profile file")
+	cmd.Flags().BoolVar(&window, "window", false, "profile only from SIGUSR1 to SIGUSR2")
 	return cmd
 }

@@ -46,6 +46,7 @@ func TestDatagenCaptureBenchFlags(t *testing.T) {
 			`--tables ($CAPTURE_TABLES): "public.content" listed twice`},
 		{"capture: bad brokers", []string{"capture", "--pg-url", "postgres://x@127.0.0.1:1/db", "--brokers", "kafka:x"}, badBrokers},
 		{"bench: bad brokers", []string{"bench", "--brokers", "kafka:x"}, badBrokers},
+		{"bench: bad cpus", []string{"bench", "--cpus", "2,0"}, `--cpus: "0" is neither a positive count nor all`},
 		{"bench passthrough: bad brokers", []string{"bench", "passthrough", "--brokers", "kafka:x"}, badBrokers},
 		{"backfill: bad brokers", []string{"backfill", "--brokers", "kafka:x"}, badBrokers},
 	} {

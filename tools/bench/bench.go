@@ -11,9 +11,12 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"strings"
+	"syscall"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
@@ -49,11 +52,23 @@ type Config struct {
 	// 100k-row throughput and latency phases) writes a CPU profile to; it is
 	// started with ProfiledRunArgs(the file's absolute path) instead of
 	// RunArgs.
-	CPUProfile      string
-	ProfiledRunArgs func(file string) []string
+	CPUProfile string
+	// ProfileDir, when set, receives a CPU profile of every enricher child
+	// (<configuration>.pprof) that covers only its throughput window, from
+	// the first output record to the last: restore and start-up excluded.
+	ProfileDir string
+	// ProfiledRunArgs returns the words that start a profiled enricher
+	// child writing to file; with window, it profiles only between SIGUSR1
+	// and SIGUSR2.
+	ProfiledRunArgs func(file string, window bool) []string
 	// BrokerCPUProfile, when set, is the file this process's CPU profile
 	// (the in-process broker, loading, polling) is written to.
 	BrokerCPUProfile string
+	// CPUs, when set, runs the whole benchmark once per entry, this process
+	// (the in-process broker) and its children pinned to the first n CPUs
+	// (0: all), and adds a scaling table; the last entry's run is the
+	// report's main one.
+	CPUs []int
 	// OutDir, when set, receives results.json and RESULTS.md; README, when
 	// set, is a README whose bench block gets the results. Command is the
 	// command line recorded with them.
@@ -71,6 +86,7 @@ const (
 type runner struct {
 	cfg         Config
 	profileArgs []string // start the first enricher child; nil: RunArgs
+	profileDir  string   // absolute ProfileDir
 	brokers     []string
 	adm         *admin
 	dir         string
@@ -91,7 +107,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer) error {
 		}
 		defer stop()
 	}
-	res, err := Measure(ctx, cfg)
+	res, err := measureSets(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -108,6 +124,45 @@ func Run(ctx context.Context, cfg Config, out io.Writer) error {
 		return err
 	}
 	return res.Write(cfg.OutDir, cfg.Command)
+}
+
+// measureSets runs Measure once, or once per CPU set of cfg.CPUs, pinned.
+func measureSets(ctx context.Context, cfg Config) (*Results, error) {
+	if len(cfg.CPUs) == 0 {
+		return Measure(ctx, cfg)
+	}
+	var last *Results
+	var points []ScalePoint
+	profileDir := cfg.ProfileDir
+	for _, n := range cfg.CPUs {
+		cpus, restore, err := pinCPUs(n)
+		if err != nil {
+			return nil, err
+		}
+		c := cfg
+		if profileDir != "" {
+			c.ProfileDir = filepath.Join(profileDir, fmt.Sprintf("cpus-%d", len(cpus)))
+		}
+		fmt.Fprintf(orDiscard(cfg.Log), "%s  pinned to %d CPUs %v\n", time.Now().Format("15:04:05"), len(cpus), cpus)
+		res, err := Measure(ctx, c)
+		restore()
+		if err != nil {
+			return nil, fmt.Errorf("on %d CPUs: %w", len(cpus), err)
+		}
+		res.CPUSet = cpus
+		points = append(points, res.point())
+		last = res
+	}
+	last.Scaling = points
+	last.finish()
+	return last, nil
+}
+
+func orDiscard(w io.Writer) io.Writer {
+	if w == nil {
+		return io.Discard
+	}
+	return w
 }
 
 // Measure runs the benchmark and returns its results.
@@ -128,7 +183,20 @@ func Measure(ctx context.Context, cfg Config) (*Results, error) {
 		if err != nil {
 			return nil, err
 		}
-		r.profileArgs = cfg.ProfiledRunArgs(abs)
+		r.profileArgs = cfg.ProfiledRunArgs(abs, false)
+	}
+	if cfg.ProfileDir != "" {
+		if cfg.ProfiledRunArgs == nil {
+			return nil, fmt.Errorf("profile dir given without a way to start profiled children")
+		}
+		abs, err := filepath.Abs(cfg.ProfileDir)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(abs, 0o755); err != nil {
+			return nil, err
+		}
+		r.profileDir = abs
 	}
 	if len(r.brokers) == 0 {
 		kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.ListenFn(func(network, _ string) (net.Listener, error) {
@@ -222,12 +290,14 @@ func (r *runner) throughput(ctx context.Context, topic string, want int64, kids 
 			t0, n0, self0 = now, n, selfCPU()
 			for _, k := range kids {
 				cpu0 += k.cpu()
+				k.profileWindow(true)
 			}
 		}
 		if n >= want && n > n0 {
 			var cpu1 float64
 			for _, k := range kids {
 				cpu1 += k.cpu()
+				k.profileWindow(false)
 			}
 			d := float64(n - n0)
 			return Throughput{EventsPerSec: d / now.Sub(t0).Seconds(), CPUSecPerMillion: (cpu1 - cpu0) / d * 1e6,
@@ -290,7 +360,7 @@ func (r *runner) round(ctx context.Context, i int) error {
 		return err
 	}
 	defer r.adm.remove(ctx, out)
-	c, err := r.startRun("enricher", filepath.Join(r.dir, "enricher"), fmt.Sprintf("bench-enricher-%d", i), out, false)
+	c, err := r.startRun("enricher", fmt.Sprintf("enricher-round%d", i), filepath.Join(r.dir, "enricher"), fmt.Sprintf("bench-enricher-%d", i), out, false)
 	if err != nil {
 		return err
 	}
@@ -331,21 +401,30 @@ func (r *runner) passthrough(ctx context.Context, round int) (Throughput, error)
 	return t.withMem(rss, c), nil
 }
 
-// startRun starts `enricher run` on dataDir, consuming the events topic in group.
-func (r *runner) startRun(name, dataDir, group, out string, profile bool) (*child, error) {
+// startRun starts `enricher run` on dataDir, consuming the events topic in
+// group. slug names its profile in ProfileDir; profile asks for the whole-life
+// profile of --cpuprofile (the first enricher child).
+func (r *runner) startRun(name, slug, dataDir, group, out string, profile bool) (*child, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
 	runtime.GC() // as in passthrough
-	words := r.cfg.RunArgs
-	if profile && r.profileArgs != nil {
+	words, window := r.cfg.RunArgs, false
+	switch {
+	case profile && r.profileArgs != nil:
 		words = r.profileArgs
+	case r.profileDir != "" && slug != "":
+		words, window = r.cfg.ProfiledRunArgs(filepath.Join(r.profileDir, slug+".pprof"), true), true
 	}
 	args := append(append([]string{}, words...), "--brokers", join(r.brokers),
 		"--content-topic", contentTopic, "--events-topics", eventsTopic, "--output-topic", out,
 		"--dlq-topic", dlqTopic, "--group", group, "--data-dir", dataDir, "--http-addr", addr, "--log-level", "warn")
-	return startChild(r.cfg.Exe, name, addr, args...)
+	c, err := startChild(r.cfg.Exe, name, addr, args...)
+	if c != nil {
+		c.window = window
+	}
+	return c, err
 }
 
 func (r *runner) enricher(ctx context.Context) error {
@@ -354,7 +433,7 @@ func (r *runner) enricher(ctx context.Context) error {
 		return err
 	}
 	defer r.adm.remove(ctx, out)
-	c, err := r.startRun("enricher", dir, "bench-enricher", out, true)
+	c, err := r.startRun("enricher", "enricher", dir, "bench-enricher", out, true)
 	if err != nil {
 		return err
 	}
@@ -432,7 +511,7 @@ func (r *runner) enricher(ctx context.Context) error {
 	r.logf("enricher: peak RSS %.0f MB (sampled peaks: anon %.0f MB, file-backed %.0f MB)", mb(rss), mb(c.peakAnon), mb(c.peakFile))
 
 	// Warm restart on the same data dir.
-	c2, err := r.startRun("enricher (warm restart)", dir, "bench-enricher", out, false)
+	c2, err := r.startRun("enricher (warm restart)", "", dir, "bench-enricher", out, false)
 	if err != nil {
 		return err
 	}
@@ -476,4 +555,59 @@ func StartCPUProfile(path string) (stop func(), err error) {
 		return nil, err
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// writeHeapProfile writes the live heap as of the last GC to path; what it
+// holds at the end of the window is what each GC cycle had to mark.
+func writeHeapProfile(path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	_ = pprof.Lookup("heap").WriteTo(f, 0)
+}
+
+// WindowCPUProfile profiles this process into path from SIGUSR1 to SIGUSR2,
+// and writes a heap profile beside it (.heap.pprof) at SIGUSR2
+// (`enricher bench` sends them at the first and last output record), or to
+// stop if no SIGUSR2 came first. Signals are taken in order from one
+// channel, so a window that starts also ends before stop returns.
+func WindowCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGUSR1, syscall.SIGUSR2)
+	done := make(chan struct{})
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		on := false
+		for {
+			select {
+			case s := <-sigs:
+				switch {
+				case s == syscall.SIGUSR1 && !on:
+					on = pprof.StartCPUProfile(f) == nil
+				case s == syscall.SIGUSR2 && on:
+					pprof.StopCPUProfile()
+					on = false
+					writeHeapProfile(strings.TrimSuffix(path, ".pprof") + ".heap.pprof")
+				}
+			case <-done:
+				if on {
+					pprof.StopCPUProfile()
+				}
+				return
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(sigs)
+		close(done)
+		<-ended
+		f.Close()
+	}, nil
 }

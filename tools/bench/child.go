@@ -29,6 +29,8 @@ type child struct {
 	done    chan struct{}
 	err     error
 	stderr  *tailBuffer
+	// window: the child profiles between SIGUSR1 and SIGUSR2 (ProfileDir).
+	window bool
 
 	// Peaks of RssAnon and RssFile sampled from /proc while measuring: the
 	// split of the peak RSS between heap and file-backed (mmapped) pages.
@@ -74,6 +76,19 @@ func startChild(exe, name, httpAddr string, args ...string) (*child, error) {
 	}
 	go func() { c.err = c.cmd.Wait(); close(c.done) }()
 	return c, nil
+}
+
+// profileWindow starts (on) or ends the child's profile of the measured
+// window, if it keeps one.
+func (c *child) profileWindow(on bool) {
+	if !c.window || c.exited() {
+		return
+	}
+	sig := syscall.SIGUSR2
+	if on {
+		sig = syscall.SIGUSR1
+	}
+	_ = c.cmd.Process.Signal(sig)
 }
 
 func (c *child) exited() bool {

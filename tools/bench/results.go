@@ -90,7 +90,29 @@ type Results struct {
 	WarmRestartS   float64     `json:"warm_restart_s"`
 	TwoInstances   *Throughput `json:"two_instances,omitempty"`
 	BigView        *BigView    `json:"big_view,omitempty"`
-	Targets        []Target    `json:"targets"`
+	// CPUSet is the CPUs this run was pinned to (--cpus); empty: unpinned.
+	CPUSet []int `json:"cpu_set,omitempty"`
+	// Scaling is one point per CPU set of a --cpus run, this one last.
+	Scaling []ScalePoint `json:"scaling,omitempty"`
+	Targets []Target     `json:"targets"`
+}
+
+// ScalePoint is one CPU set's run of a --cpus benchmark.
+type ScalePoint struct {
+	CPUs         int         `json:"cpus"`
+	CPUSet       []int       `json:"cpu_set"`
+	Passthrough  Throughput  `json:"passthrough"`
+	Enricher     Throughput  `json:"enricher"`
+	Ratio        float64     `json:"ratio"`
+	Rounds       []Round     `json:"rounds"`
+	P99Ms        float64     `json:"p99_ms"`
+	TwoInstances *Throughput `json:"two_instances,omitempty"`
+	BigView      *BigView    `json:"big_view,omitempty"`
+}
+
+func (r *Results) point() ScalePoint {
+	return ScalePoint{CPUs: len(r.CPUSet), CPUSet: r.CPUSet, Passthrough: r.Passthrough, Enricher: r.Enricher, Ratio: r.Ratio,
+		Rounds: r.Rounds, P99Ms: r.Latency.P99Ms, TwoInstances: r.TwoInstances, BigView: r.BigView}
 }
 
 func newResults(cfg Config) *Results {
@@ -138,12 +160,26 @@ func (r *Results) finish() {
 		r.Latency.P50Ms, r.Latency.P99Ms = -1, -1 // no sample; JSON has no NaN
 	}
 	r.Targets = []Target{
-		{"enricher / passthrough throughput", ">= 0.8", r.Ratio, r.Ratio >= 0.8},
+		{"enricher / passthrough throughput (median)", ">= 0.85", r.Ratio, r.Ratio >= 0.85},
 		{"enricher events/s", ">= 100000", r.Enricher.EventsPerSec, r.Enricher.EventsPerSec >= 100_000},
 		{fmt.Sprintf("p99 latency at %.0f/s (ms)", r.Latency.OfferedPerSec), "<= 50", r.Latency.P99Ms, r.Latency.P99Ms >= 0 && r.Latency.P99Ms <= 50},
 		{"warm restart to ready (s)", "<= 2", r.WarmRestartS, r.WarmRestartS <= 2},
 		{fmt.Sprintf("restore of %d rows (s)", r.Content), "<= 3", r.RestoreS, r.RestoreS <= 3},
 		{fmt.Sprintf("peak RSS at %d rows (MB)", r.Content), "<= 300", r.Enricher.PeakRSSMB, r.Enricher.PeakRSSMB <= 300},
+	}
+	if v := r.BigView; v != nil && r.Enricher.CPUSecPerMillion > 0 {
+		x := v.CPUSecPerMillion / r.Enricher.CPUSecPerMillion
+		r.Targets = append(r.Targets, Target{fmt.Sprintf("CPU per event, %d rows / %d rows", v.Rows, r.Content), "<= 1.3", x, x <= 1.3})
+	}
+	if len(r.Scaling) > 1 {
+		lo, hi := r.Scaling[0], r.Scaling[len(r.Scaling)-1]
+		if lo.Enricher.CPUSecPerMillion > 0 {
+			x := hi.Enricher.CPUSecPerMillion / lo.Enricher.CPUSecPerMillion
+			r.Targets = append(r.Targets, Target{fmt.Sprintf("enricher CPU per event, %d CPUs / %d CPUs", hi.CPUs, lo.CPUs), "<= 1.3", x, x <= 1.3})
+		}
+		for _, p := range r.Scaling[:len(r.Scaling)-1] {
+			r.Targets = append(r.Targets, Target{fmt.Sprintf("throughput ratio on %d CPUs (median)", p.CPUs), ">= 0.85", p.Ratio, p.Ratio >= 0.85})
+		}
 	}
 }
 
@@ -151,6 +187,9 @@ func (r *Results) finish() {
 func (r *Results) Markdown(command string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# `enricher bench` results\n\n%s on %s (%d CPUs), %s; broker: %s.\n\n", r.Date, r.Machine, r.CPUs, r.Go, r.Broker)
+	if len(r.CPUSet) > 0 {
+		fmt.Fprintf(&b, "Pinned (this process with the in-process broker, and every child) to %d CPUs %v; the tables below are that run's.\n\n", len(r.CPUSet), r.CPUSet)
+	}
 	fmt.Fprintf(&b, "Command: `%s`\n\n", command)
 	fmt.Fprintf(&b, "%d content rows, %d events, %d partitions; each configuration consumes all events from an empty group. "+
 		"Throughput runs from the first to the last output record; CPU is the child process's over that window; "+
@@ -179,6 +218,7 @@ func (r *Results) Markdown(command string) string {
 		}
 		b.WriteString(".\n")
 	}
+	scaling(&b, r.Scaling)
 	l := r.Latency
 	fmt.Fprintf(&b, "\nLatency (input Kafka timestamp to output ack, `enricher_event_latency_seconds`) at %.0f events/s offered for %.0f s (%d events): "+
 		"**p50 %.1f ms, p99 %.1f ms**.\n\n", l.OfferedPerSec, l.Seconds, l.Events, l.P50Ms, l.P99Ms)
@@ -189,6 +229,29 @@ func (r *Results) Markdown(command string) string {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", t.Name, t.Want, num(t.Value), map[bool]string{true: "met", false: "**missed**"}[t.Met])
 	}
 	return b.String()
+}
+
+// scaling renders the --cpus table: one row per CPU set, CPU per event
+// relative to the first (fewest CPUs).
+func scaling(b *strings.Builder, ps []ScalePoint) {
+	if len(ps) < 2 {
+		return
+	}
+	b.WriteString("\nScaling (each row a whole run, everything pinned to the first n CPUs; ratio is the median of its rounds):\n\n")
+	b.WriteString("| CPUs | passthrough events/s | passthrough CPU s / M | enricher events/s | enricher CPU s / M | × CPU / M of the first row | ratio | p99 ms | 2 instances events/s | big view CPU s / M (× one row's) |\n")
+	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	base := ps[0].Enricher.CPUSecPerMillion
+	for _, p := range ps {
+		two, big := "-", "-"
+		if p.TwoInstances != nil {
+			two = fmt.Sprintf("%.0f", p.TwoInstances.EventsPerSec)
+		}
+		if p.BigView != nil && p.Enricher.CPUSecPerMillion > 0 {
+			big = fmt.Sprintf("%.2f (%.2f)", p.BigView.CPUSecPerMillion, p.BigView.CPUSecPerMillion/p.Enricher.CPUSecPerMillion)
+		}
+		fmt.Fprintf(b, "| %d | %.0f | %.2f | %.0f | %.2f | %.2f | %.2f | %.1f | %s | %s |\n", p.CPUs, p.Passthrough.EventsPerSec, p.Passthrough.CPUSecPerMillion,
+			p.Enricher.EventsPerSec, p.Enricher.CPUSecPerMillion, p.Enricher.CPUSecPerMillion/base, p.Ratio, p.P99Ms, two, big)
+	}
 }
 
 func stages(b *strings.Builder, title string, ss []Stage) {

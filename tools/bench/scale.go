@@ -24,7 +24,7 @@ func (r *runner) twoInstances(ctx context.Context) error {
 		}
 	}()
 	for i := range 2 {
-		c, err := r.startRun("enricher "+strconv.Itoa(i+1)+" of 2", filepath.Join(r.dir, "two-"+strconv.Itoa(i)), "bench-two", out, false)
+		c, err := r.startRun("enricher "+strconv.Itoa(i+1)+" of 2", "two-"+strconv.Itoa(i+1), filepath.Join(r.dir, "two-"+strconv.Itoa(i)), "bench-two", out, false)
 		if err != nil {
 			return err
 		}
@@ -66,7 +66,7 @@ func (r *runner) bigView(ctx context.Context) error {
 		return err
 	}
 	defer r.adm.remove(ctx, out)
-	c, err := r.startRun("enricher ("+strconv.Itoa(r.cfg.ScaleContent)+" rows)", filepath.Join(r.dir, "big"), "bench-big", out, false)
+	c, err := r.startRun("enricher ("+strconv.Itoa(r.cfg.ScaleContent)+" rows)", "big", filepath.Join(r.dir, "big"), "bench-big", out, false)
 	if err != nil {
 		return err
 	}
