@@ -12,6 +12,14 @@
 // body). The Decoder reads both; Poison tells a record that can never decode
 // from a registry that cannot answer now.
 //
+// The Encoder is not goavro's generic writer, which needs a map of boxed
+// values per record, but a writer specialised to the schema: NewEncoder
+// compiles the embedded .avsc into steps over Output's fields at start-up.
+// It is proven byte for byte against goavro by differential tests and a fuzz
+// target, and a changed .avsc that it does not cover fails NewEncoder, so a
+// schema change stops the service instead of writing what goavro would not:
+// a new field needs its own in Output and a binding in plan.go.
+//
 // Compatibility rule: a schema here is read by consumers we do not deploy, so
 // it only ever grows at the end. A new field is appended after the existing
 // ones, is optional (a union with "null" first) and carries "default": null.

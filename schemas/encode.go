@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -58,13 +57,16 @@ func (f Framing) String() string {
 }
 
 // Encoder writes Output records as framed Avro binary in the schema
-// ProcessedEngagement. It is safe for concurrent use.
+// ProcessedEngagement. It is a writer specialised to that schema rather than
+// goavro's generic one, which needs every value boxed into a map and costs
+// about ten allocations and a microsecond a record: NewEncoder compiles the
+// schema's fields into a plan of steps over Output's fields, and refuses a
+// schema the plan does not cover exactly, so the bytes are goavro's (the
+// differential tests and FuzzEncode hold it to that). It holds no mutable
+// state, so it is safe for concurrent use.
 type Encoder struct {
-	codec  *goavro.Codec
 	header []byte // framing prefix, the same for every record
-	// natives recycles the map goavro encodes from: building the 11-entry
-	// map and its union wrappers afresh would dominate the cost of a record.
-	natives sync.Pool
+	plan   plan
 }
 
 // NewEncoder returns an Encoder for framing. schemaID is the Schema Registry
@@ -73,9 +75,14 @@ type Encoder struct {
 // registry id is never silently dropped.
 func NewEncoder(schemaID int, framing Framing) (*Encoder, error) {
 	schema := ProcessedEngagement()
-	codec, err := goavro.NewCodec(schema)
-	if err != nil {
+	// goavro stays the judge of what is valid Avro; the plan only of what the
+	// writer covers.
+	if _, err := goavro.NewCodec(schema); err != nil {
 		return nil, fmt.Errorf("new encoder: parse output schema: %w", err)
+	}
+	p, err := compilePlan(schema)
+	if err != nil {
+		return nil, fmt.Errorf("new encoder: %w", err)
 	}
 	var header []byte
 	switch framing {
@@ -97,27 +104,79 @@ func NewEncoder(schemaID int, framing Framing) (*Encoder, error) {
 	default:
 		return nil, fmt.Errorf("new encoder: unknown framing %v", framing)
 	}
-	e := &Encoder{codec: codec, header: header}
-	e.natives.New = func() any { return newNative() }
-	return e, nil
+	return &Encoder{header: header, plan: p}, nil
 }
 
 // Append appends the framed encoding of o to dst and returns the extended
-// slice. On error it returns dst unchanged. A string field that is not valid
-// UTF-8 is an error: Avro strings are UTF-8, and some readers (python-avro)
-// fail on anything else.
+// slice. On error it returns dst unchanged, its spare capacity included. A
+// string field that is not valid UTF-8 is an error: Avro strings are UTF-8,
+// and some readers (python-avro) fail on anything else. A NULL field's value
+// is neither checked nor written.
 func (e *Encoder) Append(dst []byte, o *Output) ([]byte, error) {
-	n := e.natives.Get().(*native)
-	err := n.fill(o)
-	out := dst
-	if err == nil {
-		out, err = e.codec.BinaryFromNative(append(dst, e.header...), n.record)
+	strs := [numStringSlots]*sql.NullString{
+		slotContentID:   &o.ContentID,
+		slotUserID:      &o.UserID,
+		slotEventType:   &o.EventType,
+		slotDevice:      &o.Device,
+		slotContentType: &o.ContentType,
 	}
-	e.natives.Put(n)
-	if err != nil {
-		return dst, fmt.Errorf("encode event %d: %w", o.EventID, err)
+	// All strings are checked before the first byte is written, so that a
+	// failed record leaves nothing behind in dst.
+	for i, s := range strs {
+		if s.Valid && !utf8.ValidString(s.String) {
+			return dst, fmt.Errorf("encode event %d: %s is not valid UTF-8: %q", o.EventID, stringFields[i], s.String)
+		}
 	}
-	return out, nil
+	ints := [...]*sql.NullInt32{&o.DurationMs, &o.LengthSeconds}
+	doubles := [...]*sql.NullFloat64{&o.EngagementSeconds, &o.EngagementPct}
+
+	b := append(dst, e.header...)
+	for _, s := range e.plan {
+		switch s.op {
+		case opLong:
+			b = appendLong(b, o.EventID)
+		case opTimestampMillis:
+			// UnixMilli floors, as timestamp-millis needs for instants
+			// before 1970.
+			b = appendLong(b, o.EventTs.UnixMilli())
+		case opOptString:
+			v := strs[s.slot]
+			if !v.Valid {
+				b = append(b, unionUnset)
+				break
+			}
+			b = appendLong(append(b, unionSet), int64(len(v.String)))
+			b = append(b, v.String...)
+		case opOptInt:
+			v := ints[s.slot]
+			if !v.Valid {
+				b = append(b, unionUnset)
+				break
+			}
+			// An int's zig-zag fits 32 bits, so as a long it is the same.
+			b = appendLong(append(b, unionSet), int64(v.Int32))
+		case opOptDouble:
+			v := doubles[s.slot]
+			if !v.Valid {
+				b = append(b, unionUnset)
+				break
+			}
+			// The bits as they are: goavro keeps NaN payloads and -0 too.
+			b = binary.LittleEndian.AppendUint64(append(b, unionSet), math.Float64bits(v.Float64))
+		}
+	}
+	return b, nil
+}
+
+// The union index of a ["null", T] field, already zig-zag encoded.
+const (
+	unionUnset = 0 // index 0
+	unionSet   = 2 // index 1
+)
+
+// appendLong appends v as an Avro long: zig-zag, then a base-128 varint.
+func appendLong(b []byte, v int64) []byte {
+	return binary.AppendUvarint(b, uint64(v<<1)^uint64(v>>63))
 }
 
 // Registrar registers a schema under a subject and returns its id;
@@ -135,127 +194,4 @@ func Register(ctx context.Context, r Registrar) (int, error) {
 		return 0, fmt.Errorf("register output schema: %w", err)
 	}
 	return id, nil
-}
-
-// native is goavro's input for one record: the record map, in which goavro
-// takes a union value as a one-entry map keyed by the branch type. Each
-// nullable field keeps its wrapper map for the native's life, and a record
-// entry is rewritten only when the field switches between NULL and set.
-//
-// The values themselves live in the typed fields below; fill boxes each into
-// the maps (rebox). Boxing allocates for each string, double, long and most
-// ints; a writer specialised to the schema (issue 15) removes that cost
-// without the unsafe interface aliasing an earlier version used.
-//
-// A pooled native may keep the last record's values alive until its next
-// use; they are a few short strings.
-type native struct {
-	record map[string]any
-
-	eventID, eventTs int64
-	strs             [5]string  // slotContentID..slotContentType
-	ints             [2]int32   // slotDurationMs, slotLengthSeconds
-	doubles          [2]float64 // slotEngagementSeconds, slotEngagementPct
-
-	wraps [9]map[string]any // {branch: value}, by slot
-	set   [9]bool           // record[field] holds wraps[slot] rather than nil
-}
-
-// Slots of the nullable fields, in the order fill validates the strings
-// (which decides the error reported for a record with several bad ones).
-const (
-	slotContentID = iota
-	slotUserID
-	slotEventType
-	slotDevice
-	slotContentType
-	slotDurationMs
-	slotLengthSeconds
-	slotEngagementSeconds
-	slotEngagementPct
-)
-
-var unionFields = [...]struct{ field, branch string }{
-	slotContentID:         {"content_id", "string"},
-	slotUserID:            {"user_id", "string"},
-	slotEventType:         {"event_type", "string"},
-	slotDevice:            {"device", "string"},
-	slotContentType:       {"content_type", "string"},
-	slotDurationMs:        {"duration_ms", "int"},
-	slotLengthSeconds:     {"length_seconds", "int"},
-	slotEngagementSeconds: {"engagement_seconds", "double"},
-	slotEngagementPct:     {"engagement_pct", "double"},
-}
-
-func newNative() *native {
-	n := &native{record: make(map[string]any, 11)}
-	for i, f := range unionFields {
-		n.wraps[i] = map[string]any{f.branch: nil}
-		// goavro selects the null branch only for an untyped nil.
-		n.record[f.field] = nil
-	}
-	return n
-}
-
-// fill makes n the native of o. On error (a string that is not valid UTF-8)
-// n is left consistent, holding part of o, for the next fill to overwrite.
-func (n *native) fill(o *Output) error {
-	for i, s := range [...]*sql.NullString{
-		slotContentID:   &o.ContentID,
-		slotUserID:      &o.UserID,
-		slotEventType:   &o.EventType,
-		slotDevice:      &o.Device,
-		slotContentType: &o.ContentType,
-	} {
-		if s.Valid && !utf8.ValidString(s.String) {
-			return fmt.Errorf("%s is not valid UTF-8: %q", unionFields[i].field, s.String)
-		}
-		n.strs[i] = s.String
-		n.setUnion(i, s.Valid)
-	}
-	n.eventID = o.EventID
-	// UnixMilli floors, as timestamp-millis needs for instants before 1970.
-	n.eventTs = o.EventTs.UnixMilli()
-	n.ints[0], n.ints[1] = o.DurationMs.Int32, o.LengthSeconds.Int32
-	n.setUnion(slotDurationMs, o.DurationMs.Valid)
-	n.setUnion(slotLengthSeconds, o.LengthSeconds.Valid)
-	n.doubles[0], n.doubles[1] = o.EngagementSeconds.Float64, o.EngagementPct.Float64
-	n.setUnion(slotEngagementSeconds, o.EngagementSeconds.Valid)
-	n.setUnion(slotEngagementPct, o.EngagementPct.Valid)
-	n.rebox()
-	return nil
-}
-
-// setUnion points the record entry of slot at its wrapper or at nil.
-func (n *native) setUnion(slot int, valid bool) {
-	if valid == n.set[slot] {
-		return
-	}
-	n.set[slot] = valid
-	if valid {
-		n.record[unionFields[slot].field] = n.wraps[slot]
-	} else {
-		n.record[unionFields[slot].field] = nil
-	}
-}
-
-// rebox copies the typed values into the maps.
-func (n *native) rebox() {
-	n.record["event_id"] = n.eventID
-	n.record["event_ts"] = n.eventTs
-	for i := range n.wraps {
-		if !n.set[i] {
-			continue
-		}
-		var v any
-		switch {
-		case i <= slotContentType:
-			v = n.strs[i]
-		case i <= slotLengthSeconds:
-			v = n.ints[i-slotDurationMs]
-		default:
-			v = n.doubles[i-slotEngagementSeconds]
-		}
-		n.wraps[i][unionFields[i].branch] = v
-	}
 }
