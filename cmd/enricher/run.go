@@ -43,7 +43,7 @@ type RunConfig struct {
 	JoinWait          time.Duration
 	JoinMode          string
 	HistoryRetention  time.Duration
-	Workers           int // 0: 2×GOMAXPROCS
+	Workers           int // 0: GOMAXPROCS+2
 	SourceHeaders     bool
 	ExactlyOnce       bool
 	HoldMaxEvents     int

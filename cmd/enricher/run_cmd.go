@@ -69,7 +69,7 @@ after finishing the batch in hand.`,
 	fs.BoolVar(&cfg.ExactlyOnce, "exactly-once", true, "after a crash or rebalance, skip the events whose output was already written (false: at-least-once)")
 	fs.StringVar(&cfg.JoinMode, "join-mode", "asof", "join with the content as of the event's time (asof) or the current content (latest)")
 	fs.DurationVar(&cfg.HistoryRetention, "history-retention", 720*time.Hour, "how long superseded content versions are kept for as-of joins")
-	fs.IntVar(&cfg.Workers, "workers", 0, "batches decoded, joined and encoded at once; 0: two per CPU (2×GOMAXPROCS)")
+	fs.IntVar(&cfg.Workers, "workers", 0, "batches decoded, joined and encoded at once; 0: GOMAXPROCS+2")
 	fs.BoolVar(&cfg.SourceHeaders, "source-headers", false, "add source.topic, source.partition and source.offset headers to every output record")
 	fs.StringVar(&cfg.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	cli.BindEnvs(fs, map[string]string{
