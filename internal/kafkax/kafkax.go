@@ -37,6 +37,10 @@ func NewWriter(brokers []string) *kafka.Writer {
 		// it, so this is pure latency.
 		BatchTimeout: 500 * time.Microsecond,
 		MaxAttempts:  3,
+		// A partition count at most a second old is as good as a fresh one:
+		// a topic's partitions change by an operator's hand, and the
+		// writer's own metadata (for routing) is refreshed apart from this.
+		Transport: &metadataCache{next: kafka.DefaultTransport, ttl: time.Second},
 	}
 }
 
