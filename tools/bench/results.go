@@ -300,7 +300,12 @@ func (r *Results) UpdateREADME(path, command string) error {
 	return os.WriteFile(path, []byte(s), 0o644)
 }
 
-// Write writes results.json and RESULTS.md into dir.
+// notesMarker starts the hand-written part of RESULTS.md (analysis, before
+// and after figures, profiles), which Write keeps when it rewrites the file.
+const notesMarker = "<!-- notes: everything below this line is kept when enricher bench rewrites this file -->"
+
+// Write writes results.json and RESULTS.md into dir, keeping the notes of an
+// existing RESULTS.md.
 func (r *Results) Write(dir, command string) error {
 	js, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
@@ -309,5 +314,11 @@ func (r *Results) Write(dir, command string) error {
 	if err := os.WriteFile(dir+"/results.json", append(js, '\n'), 0o644); err != nil {
 		return err
 	}
-	return os.WriteFile(dir+"/RESULTS.md", []byte(r.Markdown(command)), 0o644)
+	md := r.Markdown(command)
+	if old, err := os.ReadFile(dir + "/RESULTS.md"); err == nil {
+		if i := strings.Index(string(old), notesMarker); i >= 0 {
+			md += "\n" + string(old[i:])
+		}
+	}
+	return os.WriteFile(dir+"/RESULTS.md", []byte(md), 0o644)
 }

@@ -65,3 +65,29 @@ func TestFinishTakesTheMedianRatio(t *testing.T) {
 		})
 	}
 }
+
+// TestWriteKeepsNotes rewrites RESULTS.md twice and checks the hand-written
+// notes below the marker survive while the generated part is replaced.
+func TestWriteKeepsNotes(t *testing.T) {
+	dir := t.TempDir()
+	notes := notesMarker + "\n\n## Before and after\n\nhand-written\n"
+	if err := os.WriteFile(filepath.Join(dir, "RESULTS.md"), []byte("# old generated table\n\n"+notes), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := &Results{Date: "2026-12-05", Machine: "test box", CPUs: 2, Passthrough: Throughput{EventsPerSec: 200}, Enricher: Throughput{EventsPerSec: 180}}
+	r.finish()
+	for range 2 {
+		if err := r.Write(dir, "enricher bench --out "+dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "RESULTS.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(b)
+	if strings.Contains(got, "old generated table") || strings.Count(got, notesMarker) != 1 || !strings.HasSuffix(got, notes) ||
+		!strings.HasPrefix(got, "# `enricher bench` results") {
+		t.Errorf("RESULTS.md is not the new table followed by the notes once:\n%s", got)
+	}
+}
