@@ -29,7 +29,7 @@ BENCH_FLAGS ?=
 # Micro-benchmarks of the hot path (store apply and lookups, decoding, encoding),
 # capture throughput, and commit-to-view / commit-to-enriched latency.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./store ./debezium ./enricher
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./store ./debezium ./enricher ./schemas
 	$(GO) test -run '^$$' -bench BenchmarkCapture -benchtime 1x ./tools/capture
 	$(GO) test -run '^$$' -bench BenchmarkCommitLatency -benchtime 300x ./cmd/enricher
 	$(GO) build -o $(BIN) ./cmd/enricher
