@@ -302,6 +302,11 @@ func (e *Processor) completed(msgs []kafka.Message, err error) {
 
 var errShutdown = errors.New("shutting down")
 
+// arenaPerRecord is the arena room a batch reserves per record: an output
+// record's value (~130 bytes with two UUIDs), key and source position fit; a
+// batch that needs more grows its arena once more, and keeps it.
+const arenaPerRecord = 192
+
 // process turns a batch of input records into output and DLQ records in
 // b.out; deliver produces them. Workers run it on several batches at once.
 // An event whose content is missing, or may be newer than the view, is
@@ -310,7 +315,10 @@ func (g *generation) process(ctx, workCtx context.Context, b *batch) error {
 	e := g.e
 	b.start = time.Now()
 	e.m.batchAge.Observe(b.start.Sub(b.in[0].Time).Seconds())
-	b.events = b.events[:0]
+	// Sized for the whole batch at once: grown by appends, the buffers of
+	// every batch in flight were copied through a dozen doublings (growslice
+	// 8.2% of the CPU with GOMAXPROCS=16, 3.0% sized at once).
+	b.events = slices.Grow(b.events[:0], len(b.in))
 	b.misses = b.misses[:0]
 	applied := e.cfg.Freshness.AppliedTsMs()
 	caughtUpAt := e.cfg.Freshness.CaughtUpAt()
@@ -356,9 +364,9 @@ func (g *generation) process(ctx, workCtx context.Context, b *batch) error {
 		g.settleProvisional(ctx, b)
 	}
 
-	b.out = b.out[:0]
-	b.headers = b.headers[:0]
-	b.arena = b.arena[:0]
+	b.out = slices.Grow(b.out[:0], len(b.in))
+	b.headers = slices.Grow(b.headers[:0], len(b.in))
+	b.arena = slices.Grow(b.arena[:0], len(b.in)*arenaPerRecord)
 	for i := range b.events {
 		g.emit(b, &b.events[i], b.start)
 	}
