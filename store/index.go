@@ -70,10 +70,12 @@ type shard struct {
 	odd  map[verKey]string // content types of flagOddType versions; nil until needed
 }
 
-func (s *Store) shardFor(id uuid.UUID) *shard {
+func (s *Store) shardFor(id uuid.UUID) *shard { return &s.shards[shardOf(id)] }
+
+func shardOf(id uuid.UUID) uint8 {
 	// Mix both halves: ids are not always random (UUIDv7 starts with a clock).
 	h := binary.LittleEndian.Uint64(id[:8]) ^ binary.LittleEndian.Uint64(id[8:])
-	return &s.shards[(h*0x9e3779b97f4a7c15)>>(64-6)]
+	return uint8((h * 0x9e3779b97f4a7c15) >> (64 - 6))
 }
 
 // lookup builds the answer for version v (sequence seq) of row id; sh's read
