@@ -43,6 +43,12 @@ type Config struct {
 	// Blocked, when set and returning a reason, keeps /readyz at 503 with that
 	// reason although the view is ready (e.g. the output schema cannot be registered).
 	Blocked func() string
+
+	// Queries (query.go): as-of, history, join explanation, search.
+
+	// Console (console.go): the console's page, assets and its own endpoints.
+
+	// DLQ (dlqapi.go): the dead-letter topic's latest records.
 }
 
 const (
@@ -66,6 +72,9 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("GET /readyz", h.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{ErrorLog: zap.NewStdLog(cfg.Logger)}))
+	h.queryRoutes(mux)
+	h.consoleRoutes(mux)
+	h.dlqRoutes(mux)
 	return jsonMux{mux}, nil
 }
 
