@@ -518,10 +518,17 @@ func (g *generation) commitPoints(ctx, workCtx context.Context) error {
 		return err
 	}
 	g.tr.committed(g.points)
+	// hwm is written under the tracker's lock by the delivery goroutine.
+	ends := make([]int64, len(g.points))
+	g.tr.mu.Lock()
+	for i, cp := range g.points {
+		ends[i] = max(cp.ps.hwm, cp.offset)
+	}
+	g.tr.mu.Unlock()
 	e.mu.Lock()
-	for _, cp := range g.points {
+	for i, cp := range g.points {
 		ps := cp.ps
-		end := max(ps.hwm, cp.offset)
+		end := ends[i]
 		e.m.lag.WithLabelValues(ps.topic, strconv.Itoa(ps.partition)).Set(float64(end - cp.offset))
 		e.positions[ps.topicPartition] = kafkax.PartitionStatus{Topic: ps.topic, Partition: ps.partition, Offset: cp.offset, EndOffset: end, Lag: end - cp.offset}
 	}
