@@ -64,10 +64,11 @@ func isExec(p string) bool {
 
 // Cluster is a running server.
 type Cluster struct {
-	Dir  string
-	Port int
-	cmd  *exec.Cmd
-	done chan error
+	Dir     string
+	Port    int
+	cmd     *exec.Cmd
+	done    chan struct{} // closed when the server exited
+	waitErr error         // its exit status, set before done is closed
 }
 
 // URL returns a connection URL for database db.
@@ -128,8 +129,9 @@ func Start(ctx context.Context) (*Cluster, error) {
 		os.RemoveAll(root)
 		return nil, fmt.Errorf("start postgres: %w", err)
 	}
-	c := &Cluster{Dir: root, Port: port, cmd: cmd, done: make(chan error, 1)}
-	go func() { c.done <- cmd.Wait() }()
+	c := &Cluster{Dir: root, Port: port, cmd: cmd, done: make(chan struct{})}
+	// done is closed, not sent on: waitReady and Stop may both wait for the exit.
+	go func() { c.waitErr = cmd.Wait(); close(c.done) }()
 	if err := c.waitReady(ctx); err != nil {
 		c.Stop()
 		log, _ := os.ReadFile(filepath.Join(root, "postgres.log"))
@@ -147,8 +149,8 @@ func (c *Cluster) waitReady(ctx context.Context) error {
 			return conn.Close(ctx)
 		}
 		select {
-		case err := <-c.done:
-			return fmt.Errorf("postgres exited: %v", err)
+		case <-c.done:
+			return fmt.Errorf("postgres exited: %v", c.waitErr)
 		case <-ctx.Done():
 			return err
 		case <-time.After(20 * time.Millisecond):
