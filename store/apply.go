@@ -164,7 +164,7 @@ func (t *txnState) put(c *Change) (outcome, error) {
 		return noop, nil
 	}
 	if c.Delete {
-		return applied, t.write(p, nil, &c.Source)
+		return applied, t.write(p, nil, &c.Source, false)
 	}
 	row := c.Row
 	if c.Keep != 0 && p.hasLatest && !p.latest.deleted() {
@@ -174,7 +174,7 @@ func (t *txnState) put(c *Change) (outcome, error) {
 		}
 		keepColumns(&row, prev, c.Keep)
 	}
-	return applied, t.write(p, &row, &c.Source)
+	return applied, t.write(p, &row, &c.Source, false)
 }
 
 // stale reports whether a change was already applied or predates the last
@@ -223,7 +223,7 @@ func (t *txnState) truncate(src *Source, wroteBefore bool) (outcome, error) {
 		if p.latest.lsn == 0 && src.TsMs != 0 && p.latest.validFrom > src.TsMs {
 			continue // no LSN to compare: a later commit time says it came after
 		}
-		if err := t.write(p, nil, src); err != nil {
+		if err := t.write(p, nil, src, true); err != nil {
 			return 0, err
 		}
 		t.truncWrote = true

@@ -31,6 +31,9 @@ const (
 	flagDeleted     uint8 = 1 << iota
 	flagContentType       // ContentType.Valid
 	flagLength            // LengthSeconds.Valid
+	// flagTruncated marks a delete written by a truncate. Values written
+	// before it existed lack it, so their truncates read as deletes.
+	flagTruncated
 )
 
 var errCorrupt = errors.New("corrupt record")
@@ -90,11 +93,15 @@ func parseInt64Value(v []byte) (int64, error) {
 //	tsMs offset partition topic [slug title publishMicros]
 //
 // Integers are varints, strings are uvarint-length-prefixed; the bracketed
-// fields are present per flags (the row only when not deleted).
-func appendValue(dst []byte, deleted bool, row *Row, src *Source, validFrom int64) []byte {
+// fields are present per flags (the row only when not deleted). truncated
+// marks a delete as a truncate's.
+func appendValue(dst []byte, deleted, truncated bool, row *Row, src *Source, validFrom int64) []byte {
 	var flags uint8
 	if deleted {
 		flags |= flagDeleted
+		if truncated {
+			flags |= flagTruncated
+		}
 	} else {
 		if row.ContentType.Valid {
 			flags |= flagContentType
@@ -216,6 +223,14 @@ func decodeVersion(b []byte) (Version, error) {
 	}
 	flags := d.byte()
 	v.Deleted = flags&flagDeleted != 0
+	switch {
+	case v.Deleted && flags&flagTruncated != 0:
+		v.Op = OpTruncate
+	case v.Deleted:
+		v.Op = OpDelete
+	default:
+		v.Op = OpUpdate // until the caller, knowing the version before, says create
+	}
 	v.ValidFromMs = d.varint()
 	v.Source.LSN = d.varint()
 	if flags&flagContentType != 0 {

@@ -10,9 +10,18 @@
 //	'v' id(16) seq(8 BE)              one version of a row
 //
 // A version's value is a compact binary record (see appendValue): flags
-// (deleted, nullability), valid-from, the Source (topic, partition, offset,
-// LSN, commit ts) and, unless it is a delete, the Row. Meta keys sort before
-// every version key, so row scans (prefix 'v') never see them.
+// (deleted, truncated, nullability), valid-from, the Source (topic,
+// partition, offset, LSN, commit ts) and, unless it is a delete, the Row.
+// Meta keys sort before every version key, so row scans (prefix 'v') never
+// see them.
+//
+// Ops: a version's Op (History, VersionAt) is derived, not stored: create
+// for a row's first stored version or the first after a tombstone, update
+// otherwise, and for a tombstone delete or truncate by its truncated flag.
+// The flag was added in issue 16; tombstones written before carry only the
+// deleted flag, so their truncates read as deletes. Readers that predate it
+// ignore the bit. After Prune, a row's first remaining version reads as a
+// create.
 //
 // Atomicity: Apply writes a batch's versions and its offsets in one Badger
 // transaction. A batch too big for one (ErrTxnTooBig) is split into
@@ -50,5 +59,8 @@
 // allocating or touching Badger; it is rebuilt at Open (after verifying
 // table checksums, since Badger's iterators stop silently at a damaged
 // block) and changed only after a successful commit, by the single writer
-// (Apply and Prune are serialized). Get, List and History read Badger.
+// (Apply and Prune are serialized). Get, List, History, VersionAt and
+// Search read Badger. Search has no index of its own (nothing is added to
+// Apply's writes): it scans rows in id order and stops after
+// SearchScanLimit rows, returning where to continue.
 package store

@@ -15,6 +15,7 @@ type Version struct {
 	Row         Row
 	Source      Source
 	ValidFromMs int64 // Source.TsMs, raised to the previous version's when it went back
+	Op          Op    // exact in History and VersionAt; elsewhere a create reads as update
 }
 
 // Get reads the row's latest version from Badger; false when the row is
@@ -70,6 +71,7 @@ func (s *Store) History(id uuid.UUID) ([]Version, error) {
 			err = item.Value(func(b []byte) error {
 				v, err := decodeVersion(b)
 				v.Seq = seq
+				v.Op = opAfter(v, len(out) == 0 || out[len(out)-1].Deleted)
 				out = append(out, v)
 				return err
 			})

@@ -133,8 +133,9 @@ func (t *txnState) touch(id uuid.UUID) int {
 	return i
 }
 
-// write adds a version (a delete when row is nil) after the row's latest.
-func (t *txnState) write(p *pendingRow, row *Row, src *Source) error {
+// write adds a version (a delete when row is nil, a truncate's when
+// truncated) after the row's latest.
+func (t *txnState) write(p *pendingRow, row *Row, src *Source, truncated bool) error {
 	if t.writes >= t.limit {
 		return errTxnFull
 	}
@@ -144,7 +145,7 @@ func (t *txnState) write(p *pendingRow, row *Row, src *Source) error {
 	}
 	t.scratch = appendVersionKey(t.scratch[:0], p.id, p.nextSeq)
 	key := t.arena.hold(t.scratch)
-	t.scratch = appendValue(t.scratch[:0], row == nil, row, src, validFrom)
+	t.scratch = appendValue(t.scratch[:0], row == nil, truncated, row, src, validFrom)
 	val := t.arena.hold(t.scratch)
 	if err := t.setEntry(key, val); err != nil {
 		return fmt.Errorf("write row %s: %w", p.id, err)
