@@ -38,6 +38,10 @@
 // hold is bounded; an event that does not fit goes at once. Misses are never
 // cached.
 //
+// Explain (explain.go) answers, for the debug API, what the join would do
+// now with an event for a content id and time: it calls the same lookup and
+// provisional the pipeline does.
+//
 // Derived fields are exact decimals (derive.go); records are encoded by
 // package schemas (Confluent's wire format with a registry, single-object
 // encoding with the spec's fingerprint without one).

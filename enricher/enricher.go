@@ -346,12 +346,9 @@ func (g *generation) process(ctx, workCtx context.Context, b *batch) error {
 			it.result = "no_content_id"
 		default:
 			it.look, it.found = e.lookup(&it.ev.Event)
-			// A miss, or an event newer than every change the view applied
-			// and written after the view was last known to be caught up: the
-			// view may be behind, or the content not in Kafka yet, so the
-			// answer is provisional. An event written before that has every
-			// content change written before it in the view already.
-			if g.hold != nil && (!it.found || (e.cfg.Mode == ModeAsOf && it.ev.Event.EventTs.UnixMilli() > applied && (m.Time.IsZero() || !m.Time.Before(caughtUpAt)))) {
+			// A provisional answer (a miss, or an event that may be newer
+			// than the view) waits in the hold.
+			if g.hold != nil && provisional(e.cfg.Mode, it.found, it.ev.Event.EventTs.UnixMilli(), applied, m.Time, caughtUpAt) {
 				it.result = "hold"
 				if it.found {
 					b.misses = append(b.misses, len(b.events))
@@ -578,10 +575,26 @@ func forEachPart(evs []item, f func(ps *partState, maxOff int64)) {
 }
 
 func (e *Processor) lookup(ev *debezium.Engagement) (store.Lookup, bool) {
-	if e.cfg.Mode == ModeLatest {
-		return e.cfg.View.Current(ev.ContentID.UUID)
+	return lookup(e.cfg.View, e.cfg.Mode, ev.ContentID.UUID, ev.EventTs.UnixMilli())
+}
+
+// lookup is the join's choice of version; Explain makes the same one.
+func lookup(v View, mode Mode, id uuid.UUID, eventMs int64) (store.Lookup, bool) {
+	if mode == ModeLatest {
+		return v.Current(id)
 	}
-	return e.cfg.View.AsOf(ev.ContentID.UUID, ev.EventTs.UnixMilli())
+	return v.AsOf(id, eventMs)
+}
+
+// provisional reports whether a join answer may still change, so that an
+// event is held (when holding is on) rather than emitted: a miss, or, as of
+// the event's time, an event newer than every change the view applied
+// (appliedMs) and written (at written, zero if unknown) after the view was
+// last known to be caught up (caughtUpAt): the view may be behind, or the
+// content not in Kafka yet. An event written before that has every content
+// change written before it in the view already.
+func provisional(mode Mode, found bool, eventMs, appliedMs int64, written, caughtUpAt time.Time) bool {
+	return !found || (mode == ModeAsOf && eventMs > appliedMs && (written.IsZero() || !written.Before(caughtUpAt)))
 }
 
 // appendOutput encodes an event's output record into the batch's buffers,
