@@ -45,10 +45,23 @@ type Config struct {
 	Blocked func() string
 
 	// Queries (query.go): as-of, history, join explanation, search.
+	// Queries reads versions and searches; nil: View, when it can (a
+	// *store.Store does), else those queries answer 501.
+	Queries QueryView
+	// Explain answers /debug/join for a content id and event time (epoch
+	// ms); nil: 503. An error wrapping ErrUnavailable is a 503 with its text.
+	Explain func(id uuid.UUID, eventTsMs int64) (JoinAnswer, error)
 
 	// Console (console.go): the console's page, assets and its own endpoints.
+	// Errors, when set, feeds /debug/overview's last errors (tee its Core into the logger).
+	Errors *ErrRing
+	// Redis, when set, is where /debug/top reads engagement:top:10m; nil: the
+	// console says no Redis is configured. The handler never closes it.
+	Redis TopReader
 
 	// DLQ (dlqapi.go): the dead-letter topic's latest records.
+	// DLQ, when set, is where /debug/dlq reads (a *dlq.Reader); nil: 503.
+	DLQ DLQReader
 }
 
 const (
@@ -170,6 +183,10 @@ func (h *handler) content(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "id is not a uuid: "+strconv.Quote(truncate(raw)))
 		return
 	}
+	if r.URL.Query().Has("as_of") {
+		h.contentAsOf(w, r, id)
+		return
+	}
 	rec, ok, err := h.View.Get(id)
 	if err != nil {
 		h.Logger.Error("debug content get", zap.Stringer("id", id), zap.Error(err))
@@ -202,6 +219,10 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		after = id
+	}
+	if q.Has("q") {
+		h.search(w, q.Get("q"), after, limit)
+		return
 	}
 	// One more than asked tells whether a next page exists.
 	recs, err := h.View.List(after, limit+1)

@@ -167,7 +167,7 @@ func TestMethods(t *testing.T) {
 		{"post metrics", http.MethodPost, "/metrics", 405, "GET, HEAD"},
 		{"get unknown", http.MethodGet, "/nope", 404, ""},
 		{"post unknown", http.MethodPost, "/nope", 404, ""},
-		{"delete root", http.MethodDelete, "/", 404, ""},
+		{"delete root: the console is GET only", http.MethodDelete, "/", 405, "GET, HEAD"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req, err := http.NewRequest(tc.method, srv.URL+tc.path, nil)

@@ -37,7 +37,7 @@ it means what the flag given empty means.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCmd(), newDemoCmd(), newCaptureCmd(), newDatagenCmd(), newBackfillCmd(), newSinkCmd(), newReceiverCmd(), newBenchCmd(), cli.NewDescribeCmd())
+	root.AddCommand(newRunCmd(), newDemoCmd(), newCaptureCmd(), newDatagenCmd(), newBackfillCmd(), newSinkCmd(), newDLQCmd(), newReceiverCmd(), newBenchCmd(), cli.NewDescribeCmd())
 	return root
 }
 

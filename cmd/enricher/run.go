@@ -10,12 +10,16 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/thmanyah/enricher/cdc"
 	"github.com/thmanyah/enricher/debezium"
+	"github.com/thmanyah/enricher/dlq"
 	"github.com/thmanyah/enricher/enricher"
 	"github.com/thmanyah/enricher/httpapi"
 	"github.com/thmanyah/enricher/internal/cli"
@@ -49,6 +53,8 @@ type RunConfig struct {
 	HoldMaxEvents     int
 	HoldMaxBytes      int64
 	LogLevel          string
+	// ConsoleRedisURL is where the console's top content is read; empty: none.
+	ConsoleRedisURL string
 
 	// PruneInterval is how often superseded versions are pruned; 0 means 10m.
 	PruneInterval time.Duration
@@ -102,6 +108,11 @@ func (c *RunConfig) validate() error {
 			return cli.FlagError("schema-registry-url", "SCHEMA_REGISTRY_URL", err.Error())
 		}
 	}
+	if c.ConsoleRedisURL != "" {
+		if _, err := redis.ParseURL(c.ConsoleRedisURL); err != nil {
+			return cli.FlagError("console-redis-url", "CONSOLE_REDIS_URL", err.Error())
+		}
+	}
 	if c.PruneInterval <= 0 {
 		c.PruneInterval = 10 * time.Minute
 	}
@@ -126,6 +137,10 @@ type Main struct {
 	enricher  atomic.Pointer[enricher.Processor]
 	blocked   atomic.Pointer[string] // why the enricher cannot start, shown by /readyz
 	closeOnce sync.Once
+
+	// Errors keeps the last Error-level log entries for the console.
+	Errors       *httpapi.ErrRing
+	consoleRedis *redis.Client
 }
 
 // NewMain validates cfg and opens the service's resources.
@@ -136,7 +151,9 @@ func NewMain(cfg RunConfig, log *zap.Logger) (*Main, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	m := &Main{cfg: cfg, log: log, Registry: httpx.NewRegistry()}
+	errs := httpapi.NewErrRing(50)
+	log = log.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core { return zapcore.NewTee(c, errs.Core()) }))
+	m := &Main{cfg: cfg, log: log, Registry: httpx.NewRegistry(), Errors: errs}
 
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, cli.FlagError("data-dir", "DATA_DIR", fmt.Sprintf("create %q: %v", cfg.DataDir, err))
@@ -173,7 +190,24 @@ func NewMain(cfg RunConfig, log *zap.Logger) (*Main, error) {
 		return nil, err
 	}
 
+	var top httpapi.TopReader
+	if cfg.ConsoleRedisURL != "" {
+		opts, _ := redis.ParseURL(cfg.ConsoleRedisURL) // checked by validate
+		// The console polls: fail fast rather than queue behind a dead Redis.
+		opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout, opts.MaxRetries = time.Second, time.Second, time.Second, -1
+		m.consoleRedis = redis.NewClient(opts)
+		top = m.consoleRedis
+	}
+	// The console's DLQ page reads at most this many records per partition
+	// (and 3s, httpapi's bound) per request.
+	dlqReader, err := dlq.NewReader(dlq.ReaderConfig{Brokers: cfg.Brokers, Topic: cfg.DLQTopic, MaxScan: 10_000, Logger: log.Named("dlq")})
+	if err != nil {
+		m.Close()
+		return nil, err
+	}
 	h, err := httpapi.NewHandler(httpapi.Config{View: st, Tracker: m.View, Gatherer: m.Registry, Logger: log.Named("http"),
+		Errors: m.Errors, Redis: top, DLQ: dlqReader,
+		Queries: st, Explain: m.explainJoin,
 		Stats: func() map[string]any {
 			// engagement: the consumer group's position in each engagement
 			// topic-partition, as the content view's is under partitions.
@@ -205,6 +239,23 @@ func NewMain(cfg RunConfig, log *zap.Logger) (*Main, error) {
 
 // HTTPAddr is the address the HTTP server listens on (useful with port 0).
 func (m *Main) HTTPAddr() string { return m.listener.Addr().String() }
+
+// explainJoin answers /debug/join with the running enricher's rule; 503
+// until it runs over a ready view.
+func (m *Main) explainJoin(id uuid.UUID, eventTsMs int64) (httpapi.JoinAnswer, error) {
+	e := m.enricher.Load()
+	switch {
+	case !m.View.Ready():
+		return httpapi.JoinAnswer{}, fmt.Errorf("%w: the content view is not ready yet (see /readyz), so the enricher is not joining", httpapi.ErrUnavailable)
+	case e == nil:
+		return httpapi.JoinAnswer{}, fmt.Errorf("%w: the enricher has not started yet (see /readyz)", httpapi.ErrUnavailable)
+	}
+	x, err := e.Explain(id, eventTsMs)
+	if err != nil {
+		return httpapi.JoinAnswer{}, err
+	}
+	return httpapi.JoinAnswer{Mode: x.Mode.String(), Decision: string(x.Decision), Reason: x.Reason, Version: x.Version}, nil
+}
 
 // Run runs the service until ctx ends (it then drains and returns nil) or a
 // part fails (it then stops the others and returns the failure). The parts
@@ -280,6 +331,9 @@ func (m *Main) Close() {
 		}
 		if m.writer != nil {
 			_ = m.writer.Close()
+		}
+		if m.consoleRedis != nil {
+			_ = m.consoleRedis.Close()
 		}
 		if m.Store != nil {
 			if err := m.Store.Close(); err != nil {

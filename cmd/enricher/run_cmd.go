@@ -72,12 +72,14 @@ after finishing the batch in hand.`,
 	fs.IntVar(&cfg.Workers, "workers", 0, "batches decoded, joined and encoded at once; 0: GOMAXPROCS+2")
 	fs.BoolVar(&cfg.SourceHeaders, "source-headers", false, "add source.topic, source.partition and source.offset headers to every output record")
 	fs.StringVar(&cfg.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&cfg.ConsoleRedisURL, "console-redis-url", "", "Redis URL the console's top content page reads (engagement:top:10m); empty: none")
 	cli.BindEnvs(fs, map[string]string{
 		"brokers": "KAFKA_BROKERS", "content-topic": "CONTENT_TOPIC", "events-topics": "EVENTS_TOPICS",
 		"output-topic": "OUTPUT_TOPIC", "dlq-topic": "DLQ_TOPIC", "group": "CONSUMER_GROUP", "data-dir": "DATA_DIR",
 		"http-addr": "HTTP_ADDR", "schema-registry-url": "SCHEMA_REGISTRY_URL", "join-wait": "JOIN_WAIT",
 		"join-mode": "JOIN_MODE", "history-retention": "HISTORY_RETENTION", "workers": "WORKERS", "source-headers": "SOURCE_HEADERS", "log-level": "LOG_LEVEL",
 		"join-hold-max-events": "JOIN_HOLD_MAX_EVENTS", "join-hold-max-bytes": "JOIN_HOLD_MAX_BYTES", "exactly-once": "EXACTLY_ONCE",
+		"console-redis-url": "CONSOLE_REDIS_URL",
 	})
 	return cmd
 }
