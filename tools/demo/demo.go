@@ -8,23 +8,29 @@ import (
 	"math"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"go.uber.org/zap"
 
 	"github.com/thmanyah/enricher/internal/field"
+	"github.com/thmanyah/enricher/internal/httpx"
 	"github.com/thmanyah/enricher/internal/kafkax"
 	"github.com/thmanyah/enricher/internal/pgtemp"
-	"github.com/thmanyah/enricher/internal/promq"
 	"github.com/thmanyah/enricher/internal/rungroup"
+	httpsink "github.com/thmanyah/enricher/sink/http"
+	redissink "github.com/thmanyah/enricher/sink/redis"
 	"github.com/thmanyah/enricher/tools/capture"
 	"github.com/thmanyah/enricher/tools/datagen"
+	"github.com/thmanyah/enricher/tools/receiver"
 )
 
 // Service is the enricher as the demo runs it: consuming the contract's
-// topics from brokers, its view in dataDir (see Config.Service).
+// topics from ServiceEnv.Brokers, its view in ServiceEnv.DataDir (see
+// Config.Service).
 type Service interface {
 	// Run runs the service until ctx ends (then it returns nil) or it fails.
 	Run(ctx context.Context) error
@@ -49,8 +55,19 @@ type Config struct {
 	Duration time.Duration
 	// NoPostgres skips Postgres even when its binaries are found.
 	NoPostgres bool
-	// Service opens the service on the demo's brokers and data directory.
-	Service func(brokers []string, dataDir string) (Service, error)
+	// NoRedis skips redis-server and the Redis sink even when found.
+	NoRedis bool
+	// Service opens the service in the demo's environment.
+	Service func(ServiceEnv) (Service, error)
+}
+
+// ServiceEnv is what the demo started for the service.
+type ServiceEnv struct {
+	Brokers []string
+	DataDir string // temporary, deleted when the demo ends
+	// RedisURL is the temporary redis-server the Redis sink writes
+	// engagement:top:10m to; empty when there is none.
+	RedisURL string
 }
 
 // FieldError is the error of Run for a Config value it refuses: Field
@@ -88,10 +105,15 @@ var topics = []struct {
 	{kafkax.TopicDLQ, 1, nil},
 }
 
+// drainLimit bounds the wait, once datagen stopped, for the service to
+// account for every generated event: a little more than the demo's join
+// wait (5s), after which a held event leaves the hold as a miss.
+const drainLimit = 7 * time.Second
+
 // Run runs the demo until ctx ends, cfg.Duration passes, or a part fails,
 // writing what it does to out; log receives the parts' logs. It validates
 // cfg first: a refused value is a *FieldError returned before anything
-// starts.
+// starts. The first line it writes is the console's URL.
 func Run(ctx context.Context, cfg Config, log *zap.Logger, out io.Writer) error {
 	if err := cfg.validate(); err != nil {
 		return err
@@ -99,9 +121,11 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger, out io.Writer) error 
 	if log == nil {
 		log = zap.NewNop()
 	}
+	start := time.Now()
+	stopCtx := ctx // its end starts the orderly stop: datagen first, then the rest
 	if cfg.Duration > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, cfg.Duration)
+		stopCtx, cancel = context.WithTimeout(ctx, cfg.Duration)
 		defer cancel()
 	}
 	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.ListenFn(func(network, _ string) (net.Listener, error) {
@@ -117,7 +141,14 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger, out io.Writer) error 
 			return fmt.Errorf("create topic %s: %w", t.name, err)
 		}
 	}
-	fmt.Fprintf(out, "kafka (in-process) on %s\n", brokers[0])
+	// What starts before the service is told after the console's URL, which
+	// comes first; the slow starts (Postgres) come before the service is
+	// opened, so that its URL answers soon after it is printed.
+	notes := []string{fmt.Sprintf("kafka (in-process) on %s", brokers[0])}
+	fail := func(err error) error {
+		fmt.Fprintln(out, strings.Join(notes, "\n"))
+		return err
+	}
 
 	dataDir, err := os.MkdirTemp("", "enricher-demo-")
 	if err != nil {
@@ -125,152 +156,212 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger, out io.Writer) error 
 	}
 	defer os.RemoveAll(dataDir)
 
+	var rs *redisServer
+	switch why := ""; {
+	case cfg.NoRedis:
+		notes = append(notes, "redis: skipped (--no-redis): no Redis sink")
+	default:
+		if rs, why = startRedis(ctx); rs == nil {
+			notes = append(notes, "redis: skipped, "+why+": no Redis sink")
+			break
+		}
+		defer rs.stop()
+		notes = append(notes, fmt.Sprintf("redis-server (temporary, no persistence) on %s", rs.addr))
+	}
 	// In datagen.Config a zero rate means the default and a negative one none.
 	gcfg := datagen.Config{Rate: cfg.Rate, UpdateRate: cfg.UpdateRate, Seed: cfg.Seed, Logger: log.Named("datagen")}
 	if gcfg.UpdateRate == 0 {
 		gcfg.UpdateRate = -1
 	}
 	var cp *capture.Capture
-	pg, err := startPostgres(ctx, cfg.NoPostgres, out)
+	target := "kafka (synthetic Debezium records)"
+	pg, note, err := startPostgres(ctx, cfg.NoPostgres)
+	notes = append(notes, note)
 	if err != nil {
-		return err
+		return fail(err)
 	}
 	if pg != nil {
 		defer pg.Stop()
 		url := pg.URL("postgres")
 		if cp, err = capture.New(capture.Config{PGURL: url, Brokers: brokers, Logger: log.Named("capture")}); err != nil {
-			return err
+			return fail(err)
 		}
-		gcfg.PGURL = url
+		gcfg.PGURL, target = url, "postgres"
 	} else {
 		gcfg.Brokers = brokers
 	}
 	gen, err := datagen.New(gcfg)
 	if err != nil {
-		return err
+		return fail(err)
 	}
-	svc, err := cfg.Service(brokers, dataDir)
+
+	env := ServiceEnv{Brokers: brokers, DataDir: dataDir}
+	if rs != nil {
+		env.RedisURL = rs.url()
+	}
+	svc, err := cfg.Service(env)
 	if err != nil {
-		return err
+		return fail(err)
 	}
 	defer svc.Close()
+	base := "http://" + svc.HTTPAddr()
+	fmt.Fprintf(out, "console: %s/  (Ctrl-C to stop)\n", base)
+	fmt.Fprintln(out, strings.Join(notes, "\n"))
+	fmt.Fprintf(out, "enricher: %s/debug/stats  %s/metrics\n", base, base)
+	// Not ctx: a Ctrl-C now still gets the demo's orderly stop, not an error.
+	if err := inject(context.WithoutCancel(ctx), brokers); err != nil {
+		return err
+	}
+	whys := make([]string, len(malformed))
+	for i, m := range malformed {
+		whys[i] = m.why
+	}
+	fmt.Fprintf(out, "injected %d malformed engagement records into %s (%s): the service dead-letters them to %s\n",
+		len(malformed), kafkax.TopicEngagement, strings.Join(whys, ", "), kafkax.TopicDLQ)
 
-	g := rungroup.New(ctx, log)
+	recvLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("receiver: %w", err)
+	}
+	recv := receiver.New(receiver.Config{Logger: log.Named("receiver")})
+	recvURL := "http://" + recvLn.Addr().String()
+	fmt.Fprintf(out, "receiver (stand-in external system): %s/stats\n", recvURL)
+	fmt.Fprintf(out, "http sink (group enricher-sink-http): %s -> POST %s/events\n", kafkax.TopicOutput, recvURL)
+	var rdb *redis.Client
+	if rs != nil {
+		rdb = redis.NewClient(&redis.Options{Addr: rs.addr})
+		defer rdb.Close()
+		fmt.Fprintf(out, "redis sink (group enricher-sink-redis): %s -> %s in %s\n", kafkax.TopicOutput, redissink.DefaultTopKey, rs.url())
+	}
+
+	// The group's context ends only when a part returns: stopCtx ending is
+	// the "stop" part's cue to stop datagen, let the pipeline drain and
+	// then return, which stops the rest.
+	g := rungroup.New(context.WithoutCancel(ctx), log)
+	stopGen, genDone := make(chan struct{}), make(chan struct{})
 	if cp != nil {
 		g.Go("capture", cp.Run)
 	}
-	g.Go("datagen", gen.Run)
-	g.Go("run", svc.Run)
-	fmt.Fprintf(out, "enricher: http://%s/debug/stats  (Ctrl-C to stop)\n", svc.HTTPAddr())
-
-	g.Go("status", func(ctx context.Context) error {
-		t := time.NewTicker(cfg.StatusEvery)
-		defer t.Stop()
-		prev, prevAt := readCounts(svc.Gatherer()), time.Now()
-		for {
+	g.Go("datagen", func(ctx context.Context) error {
+		gctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go func() {
 			select {
-			case <-ctx.Done():
-				return nil
-			case now := <-t.C:
-				cur := readCounts(svc.Gatherer())
-				fmt.Fprintln(out, statusLine(prev, cur, now.Sub(prevAt), gen.Stats().Events))
-				prev, prevAt = cur, now
+			case <-stopGen:
+				cancel()
+			case <-gctx.Done():
 			}
+		}()
+		err := gen.Run(gctx)
+		close(genDone)
+		if err != nil {
+			return err
 		}
+		<-ctx.Done() // stopped first on purpose: the rest drains meanwhile
+		return nil
+	})
+	g.Go("run", svc.Run)
+	g.Serve(httpx.NewServer("", recv, log.Named("receiver")), recvLn)
+	g.Go("http sink", func(ctx context.Context) error {
+		return httpsink.Run(ctx, httpsink.Config{URL: recvURL + "/events", Brokers: brokers, Topic: kafkax.TopicOutput,
+			Group: "enricher-sink-http", DLQTopic: kafkax.TopicDLQ, BatchSize: 500, Concurrency: 4, Timeout: 10 * time.Second,
+			MaxRetries: 8, Linger: 50 * time.Millisecond, BreakerFailures: 5, BreakerCooldown: 5 * time.Second,
+			HTTPAddr: "127.0.0.1:0"}, log.Named("sink.http"))
+	})
+	if rs != nil {
+		g.Go("redis sink", func(ctx context.Context) error {
+			return redissink.Run(ctx, redissink.Config{RedisURL: rs.url(), Brokers: brokers, Topic: kafkax.TopicOutput,
+				Group: "enricher-sink-redis", DLQTopic: kafkax.TopicDLQ, Window: 10 * time.Minute, Top: 10,
+				ContentAPI: base, HTTPAddr: "127.0.0.1:0"}, log.Named("sink.redis"))
+		})
+	}
+	w := &watcher{out: out, start: start, every: cfg.StatusEvery, svc: svc.Gatherer(), rdb: rdb, recv: recv,
+		generated: func() int64 { return gen.Stats().Events + int64(len(malformed)) }}
+	g.Go("status", w.run)
+	sum := summary{target: target, injected: int64(len(malformed)), top: -1, dlqTopic: -1}
+	var final bool
+	g.Go("stop", func(ctx context.Context) error {
+		select {
+		case <-ctx.Done(): // a part failed
+			return nil
+		case <-stopCtx.Done():
+		}
+		close(stopGen)
+		select {
+		case <-genDone:
+		case <-ctx.Done():
+			return nil
+		}
+		fmt.Fprintf(out, "stopping: datagen stopped; waiting up to %s for the service to account for every event and the receiver to have every record\n", drainLimit)
+		drainStart := time.Now()
+		sum.datagen = gen.Stats().Events
+		// Drained: the service accounted for every generated event and the
+		// receiver has every record the service wrote (so the summary's
+		// downstream line is final too).
+		sum.c, sum.drained = drain(ctx, svc.Gatherer(), drainLimit, func(c counts) bool {
+			return int64(c.joined+c.miss+c.noContentID+c.engDLQ) >= sum.generated() && c.held == 0 &&
+				recv.Stats().Events >= int64(c.out)
+		})
+		if sum.drained {
+			fmt.Fprintf(out, "drained in %.1fs\n", time.Since(drainStart).Seconds())
+		} else {
+			fmt.Fprintf(out, "not drained after %s: the summary says what is missing\n", drainLimit)
+		}
+		w.downstream(ctx, &sum)
+		if n, err := topicRecords(ctx, brokers, kafkax.TopicDLQ); err == nil {
+			sum.dlqTopic = n
+		}
+		final = true
+		return nil
 	})
 	err = g.Run()
-	cur := readCounts(svc.Gatherer())
-	fmt.Fprintf(out, "stopped: %d events generated, %d enriched (%d joined, %d misses), %d DLQ records, view %d rows\n",
-		gen.Stats().Events, int64(cur.out), int64(cur.hits), int64(cur.misses), int64(cur.dlq), int64(cur.rows))
+	if !final {
+		sum.datagen, sum.c = gen.Stats().Events, readCounts(svc.Gatherer())
+	}
+	sum.elapsed = time.Since(start)
+	sum.write(out)
 	return err
 }
 
-// startPostgres starts a temporary cluster with the contract's tables, or
-// says why there is none (nil, nil); an error is one the cluster gave after
-// it started.
-func startPostgres(ctx context.Context, skip bool, out io.Writer) (*pgtemp.Cluster, error) {
-	const fallback = "synthetic Debezium records go straight to Kafka"
-	if skip {
-		fmt.Fprintln(out, "postgres: skipped (--no-postgres): "+fallback)
-		return nil, nil
-	}
-	pg, err := pgtemp.Start(ctx)
-	switch {
-	case errors.Is(err, pgtemp.ErrNoServer):
-		fmt.Fprintln(out, "postgres: server binaries not found (apt-get install postgresql): "+fallback)
-		return nil, nil
-	case err != nil:
-		fmt.Fprintf(out, "postgres: could not start (%v): %s\n", err, fallback)
-		return nil, nil
-	}
-	fmt.Fprintf(out, "postgres (temporary) at %s: capture -> kafka\n", pg.URL("postgres"))
-	if err := pg.Exec(ctx, "postgres", datagen.Schema); err != nil {
-		pg.Stop()
-		return nil, fmt.Errorf("create schema: %w", err)
-	}
-	return pg, nil
-}
-
-// counts are the service's counters as the status line reads them.
-type counts struct {
-	in, out, hits, misses, dlq, rows float64
-	p50, p99                         float64
-}
-
-func readCounts(g prometheus.Gatherer) counts {
-	var c counts
-	mfs, _ := g.Gather()
-	for _, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			label := map[string]string{}
-			for _, l := range m.GetLabel() {
-				label[l.GetName()] = l.GetValue()
-			}
-			switch mf.GetName() {
-			case "enricher_events_total":
-				v := m.GetCounter().GetValue()
-				c.in += v
-				switch label["result"] {
-				case "enriched":
-					c.hits += v
-					c.out += v
-				case "miss":
-					c.misses += v
-					c.out += v
-				case "no_content_id":
-					c.out += v
-				case "dlq":
-					c.dlq += v
-				}
-			case "enricher_cdc_records_total":
-				if label["result"] == "dlq" {
-					c.dlq += m.GetCounter().GetValue()
-				}
-			case "enricher_view_rows":
-				c.rows = m.GetGauge().GetValue()
-			case "enricher_event_latency_seconds":
-				c.p50 = promq.Quantile(m.GetHistogram(), 0.50)
-				c.p99 = promq.Quantile(m.GetHistogram(), 0.99)
-			}
+// drain waits until done holds for the service's counters or limit
+// passes, and returns the counters then and whether done held.
+func drain(ctx context.Context, g prometheus.Gatherer, limit time.Duration, done func(counts) bool) (counts, bool) {
+	deadline := time.Now().Add(limit)
+	for {
+		c := readCounts(g)
+		if done(c) {
+			return c, true
+		}
+		if time.Now().After(deadline) {
+			return c, false
+		}
+		select {
+		case <-ctx.Done():
+			return readCounts(g), false
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	return c
 }
 
-func statusLine(prev, cur counts, dt time.Duration, generated int64) string {
-	sec := dt.Seconds()
-	hit := 100.0
-	if j := (cur.hits - prev.hits) + (cur.misses - prev.misses); j > 0 {
-		hit = 100 * (cur.hits - prev.hits) / j
+// startPostgres starts a temporary cluster with the contract's tables, or
+// says why there is none (nil, the reason, nil); an error is one the cluster
+// gave after it started. note says what happened, for the output.
+func startPostgres(ctx context.Context, skip bool) (pg *pgtemp.Cluster, note string, err error) {
+	const fallback = "synthetic Debezium records go straight to Kafka"
+	if skip {
+		return nil, "postgres: skipped (--no-postgres): " + fallback, nil
 	}
-	return fmt.Sprintf("%s  in %6.0f/s  out %6.0f/s  join hits %5.1f%%  latency p50 %s p99 %s  view %d rows  dlq %d  generated %d",
-		time.Now().Format("15:04:05"), (cur.in-prev.in)/sec, (cur.out-prev.out)/sec, hit,
-		ms(cur.p50), ms(cur.p99), int64(cur.rows), int64(cur.dlq), generated)
-}
-
-func ms(s float64) string {
-	if math.IsNaN(s) {
-		return "  -  "
+	pg, err = pgtemp.Start(ctx)
+	switch {
+	case errors.Is(err, pgtemp.ErrNoServer):
+		return nil, "postgres: server binaries not found (apt-get install postgresql): " + fallback, nil
+	case err != nil:
+		return nil, fmt.Sprintf("postgres: could not start (%v): %s", err, fallback), nil
 	}
-	return fmt.Sprintf("%.1fms", s*1000)
+	note = fmt.Sprintf("postgres (temporary) at %s: datagen -> postgres -> capture -> kafka", pg.URL("postgres"))
+	if err := pg.Exec(ctx, "postgres", datagen.Schema); err != nil {
+		pg.Stop()
+		return nil, note, fmt.Errorf("create schema: %w", err)
+	}
+	return pg, note, nil
 }
