@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"fmt"
 	"unicode"
 	"unicode/utf8"
@@ -145,68 +144,32 @@ func (s *Store) search(prefix string, after uuid.UUID, limit, scanLimit int) ([]
 		return nil, uuid.Nil, fmt.Errorf("search: %w", ErrClosed)
 	}
 	var (
-		out  []Record
-		next uuid.UUID
+		out     []Record
+		next    uuid.UUID // the last row examined, while rows remain
+		scanned int
 	)
 	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixVersion}})
-		defer it.Close()
-		start := []byte{prefixVersion}
-		if after != uuid.Nil {
-			start = appendVersionKey(nil, after, ^uint64(0))
-		}
-		var (
-			cur     uuid.UUID
-			last    []byte // value of cur's latest version seen so far
-			have    bool
-			scanned int
-		)
-		// flush decides on cur once all its versions are seen.
-		flush := func() error {
-			if !have {
-				return nil
-			}
+		var seen uuid.UUID
+		more, err := eachLatest(txn, after, func(id uuid.UUID, latest []byte) (bool, error) {
+			seen = id
 			scanned++
-			ok, err := valueMatches(last, prefix)
+			ok, err := valueMatches(latest, prefix)
 			if err != nil {
-				return fmt.Errorf("row %s: %w", cur, err)
+				return false, err
 			}
-			if !ok {
-				return nil
-			}
-			v, err := decodeVersion(last)
-			if err != nil {
-				return fmt.Errorf("row %s: %w", cur, err)
-			}
-			out = append(out, Record{ID: cur, Row: v.Row, Source: v.Source})
-			return nil
-		}
-		for it.Seek(start); it.Valid(); it.Next() {
-			item := it.Item()
-			k := item.Key()
-			if len(k) != versionKeyLen {
-				return fmt.Errorf("version key %x: %w", k, errCorrupt)
-			}
-			if after != uuid.Nil && bytes.Equal(k[1:17], after[:]) {
-				continue
-			}
-			if !have || !bytes.Equal(k[1:17], cur[:]) {
-				if err := flush(); err != nil {
-					return err
+			if ok {
+				v, err := decodeVersion(latest)
+				if err != nil {
+					return false, err
 				}
-				if have && (len(out) == limit || scanned >= scanLimit) {
-					next = cur
-					return nil
-				}
-				copy(cur[:], k[1:17])
-				have = true
+				out = append(out, Record{ID: id, Row: v.Row, Source: v.Source})
 			}
-			var err error
-			if last, err = item.ValueCopy(last[:0]); err != nil {
-				return fmt.Errorf("row %s: %w", cur, err)
-			}
+			return len(out) == limit || scanned >= scanLimit, nil
+		})
+		if more {
+			next = seen
 		}
-		return flush()
+		return err
 	})
 	if err != nil {
 		return nil, uuid.Nil, fmt.Errorf("search after %s: %w", after, err)

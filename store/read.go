@@ -98,59 +98,73 @@ func (s *Store) List(after uuid.UUID, limit int) ([]Record, error) {
 	}
 	var out []Record
 	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixVersion}})
-		defer it.Close()
-		start := []byte{prefixVersion}
-		if after != uuid.Nil {
-			start = appendVersionKey(nil, after, ^uint64(0))
-		}
-		var (
-			cur  uuid.UUID
-			last []byte // value of cur's latest version seen so far
-			have bool
-		)
-		// flush decides on cur once all its versions are seen.
-		flush := func() error {
-			if !have {
-				return nil
-			}
-			v, err := decodeVersion(last)
+		_, err := eachLatest(txn, after, func(id uuid.UUID, latest []byte) (bool, error) {
+			v, err := decodeVersion(latest)
 			if err != nil {
-				return fmt.Errorf("row %s: %w", cur, err)
+				return false, err
 			}
 			if !v.Deleted {
-				out = append(out, Record{ID: cur, Row: v.Row, Source: v.Source})
+				out = append(out, Record{ID: id, Row: v.Row, Source: v.Source})
 			}
-			return nil
-		}
-		for it.Seek(start); it.Valid() && len(out) < limit; it.Next() {
-			item := it.Item()
-			k := item.Key()
-			if len(k) != versionKeyLen {
-				return fmt.Errorf("version key %x: %w", k, errCorrupt)
-			}
-			if after != uuid.Nil && bytes.Equal(k[1:17], after[:]) {
-				continue
-			}
-			if !have || !bytes.Equal(k[1:17], cur[:]) {
-				if err := flush(); err != nil {
-					return err
-				}
-				copy(cur[:], k[1:17])
-				have = true
-			}
-			var err error
-			if last, err = item.ValueCopy(last[:0]); err != nil {
-				return fmt.Errorf("row %s: %w", cur, err)
-			}
-		}
-		if len(out) < limit {
-			return flush()
-		}
-		return nil
+			return len(out) == limit, nil
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list after %s: %w", after, err)
 	}
 	return out, nil
+}
+
+// eachLatest calls fn with the latest version of each row with id > after
+// (every row when after is uuid.Nil), in id byte order, until fn says stop.
+// more reports whether fn stopped with rows left to read. latest is reused
+// between calls. List and Search read rows this way: the view keeps every
+// version, and only the last of a row's run of keys decides what it is now.
+func eachLatest(txn *badger.Txn, after uuid.UUID, fn func(id uuid.UUID, latest []byte) (stop bool, err error)) (more bool, err error) {
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixVersion}})
+	defer it.Close()
+	start := []byte{prefixVersion}
+	if after != uuid.Nil {
+		start = appendVersionKey(nil, after, ^uint64(0))
+	}
+	var (
+		cur  uuid.UUID
+		last []byte // value of cur's latest version seen so far
+		have bool
+	)
+	for it.Seek(start); it.Valid(); it.Next() {
+		item := it.Item()
+		k := item.Key()
+		if len(k) != versionKeyLen {
+			return false, fmt.Errorf("version key %x: %w", k, errCorrupt)
+		}
+		if after != uuid.Nil && bytes.Equal(k[1:17], after[:]) {
+			continue
+		}
+		if !have || !bytes.Equal(k[1:17], cur[:]) {
+			// Every version of cur has been seen: decide on it.
+			if have {
+				stop, err := fn(cur, last)
+				if err != nil {
+					return false, fmt.Errorf("row %s: %w", cur, err)
+				}
+				if stop {
+					return true, nil
+				}
+			}
+			copy(cur[:], k[1:17])
+			have = true
+		}
+		var err error
+		if last, err = item.ValueCopy(last[:0]); err != nil {
+			return false, fmt.Errorf("row %s: %w", cur, err)
+		}
+	}
+	if have {
+		if _, err := fn(cur, last); err != nil {
+			return false, fmt.Errorf("row %s: %w", cur, err)
+		}
+	}
+	return false, nil
 }
