@@ -10,9 +10,10 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/thmanyah/enricher/internal/testproc"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -56,24 +57,6 @@ func TestDemoFlags(t *testing.T) {
 			}
 		})
 	}
-}
-
-// syncBuffer is a bytes.Buffer the demo writes to while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 var (
@@ -125,7 +108,7 @@ func TestDemoStopsEverything(t *testing.T) {
 			t.Setenv("TMPDIR", tmp)
 
 			root := newRootCmd()
-			var out syncBuffer
+			var out testproc.Buffer
 			root.SetOut(&out)
 			root.SetArgs(append([]string{"demo", "--http-addr", "127.0.0.1:0", "--rate", "500", "--update-rate", "2",
 				"--status-every", "100ms", "--log-level", "error"}, tc.args...))
@@ -219,7 +202,7 @@ func TestDemoShowsEveryComponent(t *testing.T) {
 	client := &http.Client{Timeout: 5 * time.Second}
 
 	root := newRootCmd()
-	var out syncBuffer
+	var out testproc.Buffer
 	root.SetOut(&out)
 	root.SetArgs([]string{"demo", "--http-addr", "127.0.0.1:0", "--rate", "300", "--update-rate", "2",
 		"--status-every", "500ms", "--duration", "8s", "--log-level", "error"})

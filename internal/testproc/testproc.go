@@ -81,7 +81,7 @@ func FreeAddr(t testing.TB) string {
 type Proc struct {
 	t     testing.TB
 	cmd   *exec.Cmd
-	out   *syncBuffer
+	out   *Buffer
 	done  chan struct{}
 	state *os.ProcessState
 	Start time.Time
@@ -93,7 +93,7 @@ func Start(t testing.TB, env []string, args ...string) *Proc {
 	t.Helper()
 	cmd := exec.Command(Binary(t), args...)
 	cmd.Env = append(os.Environ(), env...)
-	p := &Proc{t: t, cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
+	p := &Proc{t: t, cmd: cmd, out: &Buffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	p.Start = time.Now()
 	if err := cmd.Start(); err != nil {
@@ -203,18 +203,20 @@ func Tail(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-type syncBuffer struct {
+// Buffer is a bytes.Buffer that one goroutine (a process, a Run) writes
+// while the test reads it.
+type Buffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *Buffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *Buffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()

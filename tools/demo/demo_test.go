@@ -14,9 +14,10 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/thmanyah/enricher/internal/testproc"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -71,24 +72,6 @@ func TestRunRefusesABadConfig(t *testing.T) {
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
 
-// syncBuffer is a bytes.Buffer Run writes to while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 var (
 	consoleRe = regexp.MustCompile(`^console: http://(\S+)/  \(Ctrl-C to stop\)\n`)
 	kafkaRe   = regexp.MustCompile(`(?m)^kafka \(in-process\) on (\S+)$`)
@@ -131,7 +114,7 @@ func TestRunShowsEveryComponent(t *testing.T) {
 	}
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
-	var out syncBuffer
+	var out testproc.Buffer
 	done := make(chan error, 1)
 	go func() {
 		done <- Run(context.Background(), Config{Rate: 300, StatusEvery: 500 * time.Millisecond, Duration: 6 * time.Second,
