@@ -275,3 +275,31 @@ type PartitionStatus struct {
 	EndOffset int64  `json:"end_offset"`
 	Lag       int64  `json:"lag"`
 }
+
+// EndOffsets returns the end offset (high-water mark) of each of topic's
+// partitions, by partition id, from one metadata and one list-offsets call.
+func EndOffsets(ctx context.Context, c *kafka.Client, topic string) (map[int]int64, error) {
+	md, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		return nil, fmt.Errorf("metadata of %s: %w", topic, err)
+	}
+	if len(md.Topics) != 1 || md.Topics[0].Error != nil {
+		return nil, fmt.Errorf("metadata of %s: no such topic", topic)
+	}
+	req := make([]kafka.OffsetRequest, 0, len(md.Topics[0].Partitions))
+	for _, p := range md.Topics[0].Partitions {
+		req = append(req, kafka.LastOffsetOf(p.ID))
+	}
+	res, err := c.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: req}})
+	if err != nil {
+		return nil, fmt.Errorf("end offsets of %s: %w", topic, err)
+	}
+	out := make(map[int]int64, len(req))
+	for _, p := range res.Topics[topic] {
+		if p.Error != nil {
+			return nil, fmt.Errorf("end offset of %s/%d: %w", topic, p.Partition, p.Error)
+		}
+		out[p.Partition] = p.LastOffset
+	}
+	return out, nil
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"strconv"
 	"strings"
@@ -278,5 +279,26 @@ func TestAsUnreachable(t *testing.T) {
 				t.Fatalf("got %v %v, want %q", ue, ok, tc.want)
 			}
 		})
+	}
+}
+
+func TestEndOffsets(t *testing.T) {
+	kc := testkafka.New(t)
+	kc.Topic("three", 3, nil)
+	kc.Produce(
+		&kgo.Record{Topic: "three", Partition: 0, Value: []byte("a")},
+		&kgo.Record{Topic: "three", Partition: 2, Value: []byte("b")},
+		&kgo.Record{Topic: "three", Partition: 2, Value: []byte("c")},
+	)
+	cl := &kafka.Client{Addr: kafka.TCP(kc.Addrs()...), Timeout: 5 * time.Second}
+	got, err := EndOffsets(context.Background(), cl, "three")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[int]int64{0: 1, 1: 0, 2: 2}; !maps.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	if _, err := EndOffsets(context.Background(), cl, "no.such.topic"); err == nil || !strings.Contains(err.Error(), "no.such.topic") {
+		t.Errorf("missing topic: got %v, want an error naming it", err)
 	}
 }

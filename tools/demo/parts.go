@@ -2,7 +2,6 @@ package demo
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -136,27 +135,13 @@ func inject(ctx context.Context, brokers []string) error {
 // its partitions' end offsets (the demo's topics are never truncated).
 func topicRecords(ctx context.Context, brokers []string, topic string) (int64, error) {
 	c := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 5 * time.Second}
-	md, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
-	if err != nil {
-		return 0, err
-	}
-	if len(md.Topics) != 1 || md.Topics[0].Error != nil {
-		return 0, errors.New("no metadata for " + topic)
-	}
-	var req []kafka.OffsetRequest
-	for _, p := range md.Topics[0].Partitions {
-		req = append(req, kafka.LastOffsetOf(p.ID))
-	}
-	res, err := c.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: req}})
+	ends, err := kafkax.EndOffsets(ctx, c, topic)
 	if err != nil {
 		return 0, err
 	}
 	var n int64
-	for _, p := range res.Topics[topic] {
-		if p.Error != nil {
-			return 0, p.Error
-		}
-		n += p.LastOffset
+	for _, end := range ends {
+		n += end
 	}
 	return n, nil
 }
