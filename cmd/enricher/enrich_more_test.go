@@ -160,9 +160,7 @@ func TestEventBeforeItsContentTimesOut(t *testing.T) {
 	if e := newOutputDecoder(t, reg.Registry).decode(out[0]); e.String() != "key=1 type=NULL len=NULL secs=5 pct=NULL" {
 		t.Fatalf("got %s, want a miss", e)
 	}
-	if n := counter(t, tm.Registry, "enricher_events_total", map[string]string{"result": "miss_after_hold"}); n != 1 {
-		t.Fatalf("misses after hold: got %v, want 1", n)
-	}
+	waitCounter(t, tm.Registry, "enricher_events_total", map[string]string{"result": "miss_after_hold"}, 1)
 }
 
 // groupTimings makes the consumer group rebalance in test time.

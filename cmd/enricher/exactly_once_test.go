@@ -126,13 +126,9 @@ func TestLateContentJoinsWithinJoinWait(t *testing.T) {
 	t.Logf("held event 3 left after %v; the %d events behind the held ones: p50 %v, max %v from produce to output",
 		held.Round(time.Millisecond), behind, behindLatency[len(behindLatency)/2].Round(time.Millisecond), behindLatency[len(behindLatency)-1].Round(time.Millisecond))
 	for result, want := range map[string]float64{"joined_after_hold": 2, "miss_after_hold": 2, "enriched": behind} {
-		if n := counter(t, tm.Registry, "enricher_events_total", map[string]string{"result": result}); n != want {
-			t.Errorf("%s: got %v, want %v", result, n, want)
-		}
+		waitCounter(t, tm.Registry, "enricher_events_total", map[string]string{"result": result}, want)
 	}
-	if n := counter(t, tm.Registry, "enricher_held_events", nil); n != 0 {
-		t.Errorf("enricher_held_events: %v after every event left", n)
-	}
+	waitCounter(t, tm.Registry, "enricher_held_events", nil, 0)
 }
 
 // TestStopWhileHeldRepeatsNothing stops the service while an event is held

@@ -125,6 +125,25 @@ func counter(t testing.TB, g prometheus.Gatherer, name string, want map[string]s
 	return sum
 }
 
+// waitCounter waits for a counter to reach want. A batch's counters move
+// after its produce returns, which can be after its records are readable, so a
+// test that has read the output must still wait for them; counters only grow,
+// so one that passes want never settles and the wait fails.
+func waitCounter(t testing.TB, g prometheus.Gatherer, name string, labels map[string]string, want float64) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		n := counter(t, g, name, labels)
+		if n == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s%v: got %v, want %v", name, labels, n, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func testConfig(brokers []string, dataDir string) RunConfig {
 	return RunConfig{
 		Brokers:          brokers,
