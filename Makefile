@@ -50,7 +50,10 @@ clean:
 # PROFILES adds optional services: make up PROFILES="datagen sinks".
 COMPOSE ?= $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; else echo docker-compose; fi)
 PROFILES ?=
-COMPOSE_CMD = $(COMPOSE) $(addprefix --profile ,$(PROFILES))
+# COMPOSE_FILES replaces compose's default file (docker-compose.yml), e.g.
+# make ps COMPOSE_FILES="docker-compose.yml deploy/compose.avro.yml".
+COMPOSE_FILES ?=
+COMPOSE_CMD = $(strip $(COMPOSE) $(addprefix -f ,$(COMPOSE_FILES)) $(addprefix --profile ,$(PROFILES)))
 CONNECT_URL ?= http://127.0.0.1:8083
 CONNECTORS ?= debezium-connectors/thmanyah-postgres.json
 UP_TIMEOUT ?= 300
@@ -72,10 +75,31 @@ up:
 	COMPOSE="$(COMPOSE_CMD)" UP_TIMEOUT=$(UP_TIMEOUT) bash deploy/scripts/wait-healthy.sh
 	@$(MAKE) --no-print-directory register
 
+# The Avro variant (README-operations.md, "Avro instead of JSON"): `up` with
+# `connect` built from deploy/connect-avro (deploy/compose.avro.yml), then the
+# -avro connector config, which updates the same connector. `make up` goes
+# back to the stock image and JSON.
+.PHONY: up-avro
+up-avro: COMPOSE_FILES = docker-compose.yml deploy/compose.avro.yml
+up-avro:
+	$(NEED_DOCKER)
+	$(COMPOSE_CMD) up -d --build
+	COMPOSE="$(COMPOSE_CMD)" UP_TIMEOUT=$(UP_TIMEOUT) bash deploy/scripts/wait-healthy.sh
+	@$(MAKE) --no-print-directory register CONNECTORS=debezium-connectors/thmanyah-postgres-avro.json
+
 # PUT /connectors/<name>/config for each of $(CONNECTORS); waits for RUNNING.
 # The Avro variant: make register CONNECTORS=debezium-connectors/thmanyah-postgres-avro.json
 register:
 	CONNECT_URL=$(CONNECT_URL) bash deploy/scripts/register-connectors.sh $(CONNECTORS)
+
+# The BigQuery sink on connect-bigquery (make up PROFILES=bigquery). Checks
+# BQ_PROJECT, BQ_DATASET and the key file first, and stops with one line
+# naming what is missing before it calls Kafka Connect; then PUTs
+# deploy/bigquery/connector.json and waits for RUNNING.
+CONNECT_BIGQUERY_URL ?= http://127.0.0.1:$(or $(CONNECT_BIGQUERY_HOST_PORT),8084)
+.PHONY: register-bigquery
+register-bigquery:
+	@CONNECT_BIGQUERY_URL=$(CONNECT_BIGQUERY_URL) bash deploy/scripts/register-bigquery.sh
 
 # Stops and removes the containers; volumes stay (DOWN_FLAGS=-v removes them too).
 down:
@@ -89,6 +113,14 @@ logs:
 ps:
 	$(NEED_DOCKER)
 	$(COMPOSE_CMD) ps
+
+# Before the first `make up`: does every pinned image exist in its registry?
+# Every compose file, every profile, every Dockerfile's FROM; `docker manifest
+# inspect` needs the docker CLI and the network, no engine. Exit 1 when one is
+# missing. CHECK_IMAGES_TIMEOUT (seconds per image, default 30).
+.PHONY: check-images
+check-images:
+	@bash deploy/scripts/check-images.sh
 
 # ---- Crash, fault and hostile-input tests (issue #9) ----
 # A count, not a duration: with a duration, go1.26's fuzz coordinator can

@@ -26,7 +26,7 @@ const (
 	scaleOutFile = "deploy/compose.scale-out.yml"
 )
 
-var allProfiles = []string{"datagen", "sinks", "backfill"}
+var allProfiles = []string{"datagen", "sinks", "backfill", "bigquery", "monitoring", "kafka-ui"}
 
 // --- docker-compose.yml, parsed -------------------------------------------
 
@@ -187,6 +187,7 @@ func TestComposeConfigValidates(t *testing.T) {
 			{"default services", []string{"docker-compose.yml"}, nil},
 			{"all profiles", []string{"docker-compose.yml"}, allProfiles},
 			{"scale-out override", []string{"docker-compose.yml", scaleOutFile}, nil},
+			{"avro override", []string{"docker-compose.yml", avroFile}, allProfiles},
 		} {
 			t.Run(tl.name+"/"+tc.name, func(t *testing.T) {
 				t.Parallel() // docker-compose 1.x takes a second or more to start

@@ -7,6 +7,9 @@
 # after UP_TIMEOUT seconds (default 300) otherwise, printing what it waited for.
 #
 #   COMPOSE="docker compose --profile sinks" deploy/scripts/wait-healthy.sh
+#
+# Runs on macOS's bash 3.2: no mapfile, no associative arrays, and empty
+# arrays only expanded behind a length check (set -u rejects them there).
 set -euo pipefail
 
 read -r -a compose <<<"${COMPOSE:-docker compose}"
@@ -14,19 +17,31 @@ timeout=${UP_TIMEOUT:-300}
 waited=0
 
 while :; do
-  mapfile -t ids < <("${compose[@]}" ps -q)
-  if [ ${#ids[@]} -eq 0 ]; then
-    echo "wait: no containers; did '${compose[*]} up' fail?" >&2
+  # -a: Compose v2's `ps` lists running containers only, so without it a
+  # service that crashed (or a job that finished) would simply vanish from
+  # the list and never be reported. docker-compose 1.29 accepts -a too.
+  if ! ids=$("${compose[@]}" ps -a -q); then
+    echo "wait: '${compose[*]} ps -a -q' failed; is this the directory of docker-compose.yml?" >&2
     exit 1
   fi
+  total=0
   pending=()
-  for id in "${ids[@]}"; do
+  for id in $ids; do
     # A container removed meanwhile (compose recreating it) is looked at next round.
-    if ! read -r name state health code < <(docker inspect -f \
-      '{{.Name}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}} {{.State.ExitCode}}' "$id" 2>/dev/null); then
+    if ! line=$(docker inspect -f \
+      '{{.Name}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}} {{.State.ExitCode}} {{index .Config.Labels "com.docker.compose.oneoff"}}' \
+      "$id" 2>/dev/null); then
       pending+=("$id(gone)")
+      total=$((total + 1))
       continue
     fi
+    read -r name state health code oneoff <<<"$line"
+    # `docker compose run` leaves its containers behind unless --rm: an old
+    # failed run is no part of what `up` started, and must not fail it.
+    if [ "${oneoff:-}" = True ]; then
+      continue
+    fi
+    total=$((total + 1))
     name=${name#/}
     case "$state/$health" in
       running/healthy | running/none) ;;
@@ -45,8 +60,12 @@ while :; do
       *) pending+=("$name($state/$health)") ;;
     esac
   done
+  if [ "$total" -eq 0 ]; then
+    echo "wait: no containers; did '${compose[*]} up' fail?" >&2
+    exit 1
+  fi
   if [ ${#pending[@]} -eq 0 ]; then
-    echo "wait: all ${#ids[@]} containers ready"
+    echo "wait: all $total containers ready"
     exit 0
   fi
   if [ "$waited" -ge "$timeout" ]; then
