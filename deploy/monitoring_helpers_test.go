@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,6 +22,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/thmanyah/enricher/internal/promq"
+	"github.com/thmanyah/enricher/internal/testproc"
 )
 
 const (
@@ -412,7 +412,7 @@ func queryExprs(t *testing.T) map[string]string {
 type service struct {
 	name string
 	cmd  *exec.Cmd
-	out  *lockedBuffer
+	out  *testproc.Buffer
 	done chan struct{}
 }
 
@@ -422,7 +422,7 @@ func startService(t *testing.T, name string, args ...string) *service {
 	// Only what a process needs: the developer's own KAFKA_BROKERS or
 	// LOG_LEVEL must not change what is tested.
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "TMPDIR=" + os.TempDir()}
-	s := &service{name: name, cmd: cmd, out: &lockedBuffer{}, done: make(chan struct{})}
+	s := &service{name: name, cmd: cmd, out: &testproc.Buffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = s.out, s.out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
@@ -457,12 +457,12 @@ func poll(t *testing.T, deadline time.Duration, cond func() bool, procs ...*serv
 	for !cond() {
 		for _, p := range procs {
 			if p.exited() {
-				t.Fatalf("%s exited:\n%s", p.name, tailLines(p.out.String(), 20))
+				t.Fatalf("%s exited:\n%s", p.name, testproc.Tail(p.out.String(), 20))
 			}
 		}
 		if time.Now().After(end) {
 			for _, p := range procs {
-				t.Logf("--- %s:\n%s", p.name, tailLines(p.out.String(), 20))
+				t.Logf("--- %s:\n%s", p.name, testproc.Tail(p.out.String(), 20))
 			}
 			return false
 		}
@@ -477,31 +477,6 @@ func waitFor(t *testing.T, deadline time.Duration, what string, cond func() bool
 	if !poll(t, deadline, cond, procs...) {
 		t.Fatalf("timed out after %v waiting for %s", deadline, what)
 	}
-}
-
-func tailLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // exportedSeries scrapes url and returns each series name Prometheus would

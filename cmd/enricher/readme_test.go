@@ -1,20 +1,19 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http"
 	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/spf13/pflag"
 	"github.com/thmanyah/enricher/internal/cli"
 	"github.com/thmanyah/enricher/internal/testkafka"
+	"github.com/thmanyah/enricher/internal/testproc"
 )
 
 // TestREADMEConfigTable keeps the README's configuration table true: every
@@ -120,24 +119,6 @@ func TestConfigValidation(t *testing.T) {
 	}
 }
 
-// lockedBuffer is the demo's output, read while the demo writes it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestREADMEExamplesWorkInTheDemo: every localhost:8080 URL the README shows
 // answers 200 against `enricher demo` (the no-Postgres form, which makes the
 // same catalogue from the same seed), except those marked for `make up`.
@@ -161,7 +142,7 @@ func TestREADMEExamplesWorkInTheDemo(t *testing.T) {
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
-	out := &lockedBuffer{}
+	out := &testproc.Buffer{}
 	root := newRootCmd()
 	root.SetArgs([]string{"demo", "--no-postgres", "--http-addr", "127.0.0.1:0", "--status-every", "1h", "--log-level", "error"})
 	root.SetOut(out)
