@@ -268,19 +268,5 @@ func (h *handler) search(w http.ResponseWriter, prefix string, after uuid.UUID, 
 		writeError(w, http.StatusInternalServerError, "read view: "+err.Error())
 		return
 	}
-	out := struct {
-		Items []contentJSON `json:"items"`
-		Next  *string       `json:"next"`
-	}{Items: make([]contentJSON, 0, min(len(recs), limit))}
-	if len(recs) > limit {
-		recs, next = recs[:limit], recs[limit-1].ID
-	}
-	for _, rec := range recs {
-		out.Items = append(out.Items, toJSON(rec))
-	}
-	if next != uuid.Nil {
-		s := next.String()
-		out.Next = &s
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, newContentPage(recs, limit, next))
 }

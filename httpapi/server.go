@@ -231,19 +231,33 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "read view: "+err.Error())
 		return
 	}
-	out := struct {
-		Items []contentJSON `json:"items"`
-		Next  *string       `json:"next"`
-	}{Items: make([]contentJSON, 0, min(len(recs), limit))}
-	for i, rec := range recs {
-		if i == limit {
-			next := recs[i-1].ID.String()
-			out.Next = &next
-			break
-		}
-		out.Items = append(out.Items, toJSON(rec))
+	writeJSON(w, http.StatusOK, newContentPage(recs, limit, uuid.Nil))
+}
+
+// contentPage is one page of the list or a search: items, and the cursor
+// of the next page (null on the last).
+type contentPage struct {
+	Items []contentJSON `json:"items"`
+	Next  *string       `json:"next"`
+}
+
+// newContentPage pages recs, read one more than limit: that extra record
+// means a next page, which starts after the page's last item. next is a
+// cursor the read already returned (a search that stopped at its scan
+// bound), or uuid.Nil.
+func newContentPage(recs []store.Record, limit int, next uuid.UUID) contentPage {
+	if len(recs) > limit {
+		recs, next = recs[:limit], recs[limit-1].ID
 	}
-	writeJSON(w, http.StatusOK, out)
+	p := contentPage{Items: make([]contentJSON, 0, len(recs))}
+	for _, rec := range recs {
+		p.Items = append(p.Items, toJSON(rec))
+	}
+	if next != uuid.Nil {
+		s := next.String()
+		p.Next = &s
+	}
+	return p
 }
 
 func (h *handler) stats(w http.ResponseWriter, _ *http.Request) {
