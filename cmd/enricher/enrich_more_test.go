@@ -201,9 +201,9 @@ func TestTwoInstancesShareTheGroup(t *testing.T) {
 		t.Errorf("%d duplicates in a clean run, want 0", dups)
 	}
 	for i, m := range ms {
-		if got := counter(t, m.Registry, "enricher_events_total", nil); got == 0 {
-			t.Errorf("instance %d processed nothing: the group did not share the partitions", i)
-		}
+		testkafka.Eventually(t, 30*time.Second, fmt.Sprintf("instance %d to count events (none: the group did not share the partitions)", i), func() bool {
+			return counter(t, m.Registry, "enricher_events_total", nil) > 0
+		})
 	}
 }
 
