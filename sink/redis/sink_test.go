@@ -227,7 +227,9 @@ func TestDeadLetters(t *testing.T) {
 			t.Errorf("dlq record %q: headers %v", rec.Key, h)
 		}
 	}
-	if got := metric(t, r.reg, "enricher_sink_redis_events_total", "outcome", "dlq"); got != 2 {
-		t.Errorf("dlq events: got %v, want 2", got)
-	}
+	// Counted after the DLQ write returns, which can be after it is readable.
+	waitFor(t, 30*time.Second, "2 dlq events counted", func() (bool, string) {
+		got := metric(t, r.reg, "enricher_sink_redis_events_total", "outcome", "dlq")
+		return got == 2, fmt.Sprintf("%v counted", got)
+	})
 }
