@@ -94,12 +94,30 @@ func newBrowser(t *testing.T, base string) *browser {
 	// first call starts the browser: no timeout on it (it would end the browser).
 	utc := chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 		_, err := cdp.Call(ctx, tg, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "UTC"})
+		if err != nil {
+			return err
+		}
+		// Records what the Content-Security-Policy blocks (an inline style
+		// or script, a CDN): the console must work within it, and a blocked
+		// resource fails no selector. Scripts added this way run outside
+		// the page's CSP, before its own.
+		_, err = cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: cspRecorder})
 		return err
 	})
 	if err := chromedp.Do(ctx, utc, chromedp.Navigate(base+"/#/overview")); err != nil {
 		t.Fatalf("start chromium %s: %v", bin, err)
 	}
 	return b
+}
+
+const cspRecorder = `window.__cspViolations = [];
+document.addEventListener('securitypolicyviolation', (e) =>
+  window.__cspViolations.push(e.violatedDirective + ' blocked ' + (e.blockedURI || 'inline') + ' at ' + e.sourceFile + ':' + e.lineNumber));`
+
+// cspViolations returns what the page's Content-Security-Policy blocked.
+func (b *browser) cspViolations() []string {
+	b.t.Helper()
+	return eval[[]string](b, `window.__cspViolations || ["the CSP recorder did not run"]`)
 }
 
 func describeException(d *runtime.ExceptionDetails) string {
@@ -369,6 +387,9 @@ func TestConsole(t *testing.T) {
 	close(b.exceptions)
 	for e := range b.exceptions {
 		t.Errorf("uncaught exception in the page: %s", e)
+	}
+	for _, v := range b.cspViolations() {
+		t.Errorf("Content-Security-Policy violation: %s", v)
 	}
 	t.Logf("browser part took %v; screenshots in %s", time.Since(start).Round(time.Millisecond), b.dir)
 }
