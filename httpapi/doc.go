@@ -12,7 +12,9 @@
 // The operator console (console.go) is served at / from files embedded in
 // the binary, under a Content-Security-Policy of the service's own origin;
 // it reads /debug/overview (overview.go: readiness, lag, counters, latency
-// quantiles and the last Error-level log entries that ErrRing keeps) and
+// quantiles over the last minute (latency.go: readings kept when asked, so
+// no goroutine) and since start, and the last Error-level log entries that
+// ErrRing keeps) and
 // /debug/top (top.go: Redis engagement:top:10m, which answers 200 with
 // available=false rather than an error when Redis is absent or down).
 package httpapi

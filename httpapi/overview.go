@@ -1,14 +1,11 @@
 package httpapi
 
 import (
-	"math"
 	"net/http"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/zap"
-
-	"github.com/thmanyah/enricher/internal/promq"
 )
 
 // Metric names the overview reads back from the Gatherer (enricher/metrics.go, cdc/metrics.go).
@@ -30,14 +27,6 @@ type counters struct {
 	Held       float64 `json:"held"`        // events held for late content now (a gauge)
 	// ByResult is enricher_events_total summed over topics.
 	ByResult map[string]float64 `json:"by_result"`
-}
-
-type latencyJSON struct {
-	// P50 and P99 are in seconds; null when nothing was observed.
-	P50    *float64 `json:"p50_seconds"`
-	P99    *float64 `json:"p99_seconds"`
-	Count  uint64   `json:"count"`
-	Method string   `json:"method"`
 }
 
 type overviewJSON struct {
@@ -89,7 +78,7 @@ func (h *handler) overview(w http.ResponseWriter, _ *http.Request) {
 		byName[mf.GetName()] = mf
 	}
 	out.Counters = readCounters(byName)
-	out.Latency = readLatency(byName)
+	out.Latency = h.latency.read(out.Time, byName)
 	writeJSON(w, http.StatusOK, out)
 }
 
@@ -122,19 +111,6 @@ func readCounters(mfs map[string]*dto.MetricFamily) counters {
 		c.Held += m.GetGauge().GetValue()
 	}
 	return c
-}
-
-func readLatency(mfs map[string]*dto.MetricFamily) latencyJSON {
-	l := latencyJSON{Method: "estimated from the histogram's buckets by linear interpolation (as histogram_quantile), since start"}
-	hist := promq.Histogram(mfs, metricLatency)
-	l.Count = hist.GetSampleCount()
-	if v := promq.Quantile(hist, 0.5); !math.IsNaN(v) {
-		l.P50 = &v
-	}
-	if v := promq.Quantile(hist, 0.99); !math.IsNaN(v) {
-		l.P99 = &v
-	}
-	return l
 }
 
 func label(m *dto.Metric, name string) string {

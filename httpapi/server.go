@@ -77,7 +77,7 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
-	h := &handler{Config: cfg}
+	h := &handler{Config: cfg, latency: newLatencyWindow(latencySpan, latencyStep)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /debug/content/{id}", h.content)
 	mux.HandleFunc("GET /debug/content", h.list)
@@ -136,7 +136,10 @@ func (e *muxError) Write(b []byte) (int, error) {
 	return e.ResponseWriter.Write(b)
 }
 
-type handler struct{ Config }
+type handler struct {
+	Config
+	latency *latencyWindow
+}
 
 type sourceJSON struct {
 	Topic     string `json:"topic"`

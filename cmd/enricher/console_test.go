@@ -284,6 +284,10 @@ func TestConsole(t *testing.T) {
 		if n := eval[int](b, `document.querySelectorAll('#chart-rates canvas').length`); n == 0 {
 			t.Errorf("rate chart: got no canvas, want uPlot's")
 		}
+		// The events just sent are in the latency window, which the line
+		// names, next to the figures since start.
+		b.until(10*time.Second, "the latency of the window", `document.querySelector('#kpi-p50 b').textContent.endsWith(' ms') && `+
+			`/over the last [\dhms.]+; [1-9][\d,]* events in that time\. Since start: p50 [\d.,]+ ms/.test(document.getElementById('ov-latency').textContent)`)
 		if *updateScreenshot { // the README's picture: a few seconds of traffic
 			for range 20 {
 				events(40)

@@ -191,7 +191,8 @@ function overview() {
       ['join hits', fmt(c.join_hits), 'kpi-hits'], ['join misses', fmt(c.join_misses), 'kpi-misses'], ['held now', fmt(c.held), 'kpi-held'],
       ['latency p50', ms(lat.p50_seconds), 'kpi-p50'], ['latency p99', ms(lat.p99_seconds), 'kpi-p99'],
     ].map(([label, v, id]) => h('div', { class: 'kpi', id }, h('b', {}, v), h('span', {}, label))),
-    h('p', { class: 'muted' }, `Latency: ${lat.method || ''}; ${fmt(lat.count)} events observed.`));
+    h('p', { class: 'muted', id: 'ov-latency' }, `Latency: ${lat.method || ''}; ${fmt(lat.count)} events in that time. `
+      + `Since start: p50 ${ms((lat.since_start || {}).p50_seconds)}, p99 ${ms((lat.since_start || {}).p99_seconds)} over ${fmt((lat.since_start || {}).count)} events.`));
     contentLag.replaceChildren(lagTable(o.content, 'content'));
     engLag.replaceChildren(lagTable(o.engagement, 'engagement'));
     const list = o.errors || [];
