@@ -106,23 +106,6 @@ func (s composeService) buildContext(t *testing.T) (dir, dockerfile string) {
 	return filepath.ToSlash(filepath.Clean(dir)), dockerfile
 }
 
-var fromLine = regexp.MustCompile(`(?mi)^FROM\s+(\S+)(?:\s+AS\s+(\S+))?`)
-
-// dockerfileFroms returns the images a Dockerfile builds from, stage names left out.
-func dockerfileFroms(df string) []string {
-	stages := map[string]bool{}
-	var out []string
-	for _, m := range fromLine.FindAllStringSubmatch(df, -1) {
-		if !stages[m[1]] {
-			out = append(out, m[1])
-		}
-		if m[2] != "" {
-			stages[m[2]] = true
-		}
-	}
-	return out
-}
-
 // bigQueryDockerfile returns the worker's Dockerfile, its base image and the
 // connector version it installs.
 func bigQueryDockerfile(t *testing.T) (df, base, kcbq string) {

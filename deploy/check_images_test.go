@@ -107,11 +107,39 @@ func pulledImages(t *testing.T, root string) []string {
 
 var dockerfileVar = regexp.MustCompile(`\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))`)
 
-// dockerfileBaseImages returns the images a Dockerfile's FROM lines pull.
+// dockerfileBaseImages returns the images a Dockerfile's FROM lines pull,
+// build arguments expanded.
 func dockerfileBaseImages(df string) []string {
-	args := map[string]string{}
+	froms, args := parseDockerfileFroms(df)
+	refs := make([]string, 0, len(froms))
+	for _, ref := range froms {
+		refs = append(refs, dockerfileVar.ReplaceAllStringFunc(ref, func(m string) string {
+			s := dockerfileVar.FindStringSubmatch(m)
+			if s[3] != "" {
+				return args[s[3]]
+			}
+			if v := args[s[1]]; v != "" {
+				return v
+			}
+			return s[2]
+		}))
+	}
+	return refs
+}
+
+// dockerfileFroms returns the images a Dockerfile builds from as written
+// (build arguments left in), stage names and scratch left out.
+func dockerfileFroms(df string) []string {
+	froms, _ := parseDockerfileFroms(df)
+	return froms
+}
+
+// parseDockerfileFroms returns the image of each FROM line that is not an
+// earlier stage or scratch, and the ARGs declared before the first FROM
+// (the only ones a FROM line can read).
+func parseDockerfileFroms(df string) (froms []string, args map[string]string) {
+	args = map[string]string{}
 	stages := map[string]bool{"scratch": true}
-	var refs []string
 	seenFrom := false
 	for _, line := range strings.Split(df, "\n") {
 		f := strings.Fields(strings.TrimSuffix(line, "\r"))
@@ -136,25 +164,15 @@ func dockerfileBaseImages(df string) []string {
 			if i >= len(f) {
 				continue
 			}
-			ref := dockerfileVar.ReplaceAllStringFunc(f[i], func(m string) string {
-				s := dockerfileVar.FindStringSubmatch(m)
-				if s[3] != "" {
-					return args[s[3]]
-				}
-				if v := args[s[1]]; v != "" {
-					return v
-				}
-				return s[2]
-			})
+			if !stages[strings.ToLower(f[i])] {
+				froms = append(froms, f[i])
+			}
 			if i+2 < len(f) && strings.EqualFold(f[i+1], "AS") {
 				stages[strings.ToLower(f[i+2])] = true
 			}
-			if !stages[strings.ToLower(ref)] {
-				refs = append(refs, ref)
-			}
 		}
 	}
-	return refs
+	return froms, args
 }
 
 // awkVariants are the awks to run the script with: the system's, and BWK

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -116,7 +117,7 @@ func TestMonitoringPrometheusConfig(t *testing.T) {
 			}
 			host, port, _ := strings.Cut(targets[0], ":")
 			if host != sc.JobName || !listens[port] {
-				t.Errorf("target %q: want %s:<port> with a port the service listens on (%v)", targets[0], sc.JobName, sortedSet(listens))
+				t.Errorf("target %q: want %s:<port> with a port the service listens on (%v)", targets[0], sc.JobName, slices.Sorted(maps.Keys(listens)))
 			}
 		})
 	}
@@ -324,7 +325,7 @@ func TestMonitoringDashboard(t *testing.T) {
 			}
 			for _, m := range tc.metrics {
 				if !used[m] {
-					t.Errorf("reads %v, not %s", sortedSet(used), m)
+					t.Errorf("reads %v, not %s", slices.Sorted(maps.Keys(used)), m)
 				}
 			}
 			for _, s := range tc.has {
